@@ -1,0 +1,1 @@
+pytest_plugins = ["agikit.testing.asterisk.pytest_plugin"]
