@@ -1,0 +1,147 @@
+"""The environment block Asterisk sends at the start of every AGI session."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+
+def _int(raw: Mapping[str, str], key: str) -> int:
+    try:
+        return int(raw.get(key, "0"))
+    except ValueError:
+        return 0
+
+
+class Environment:
+    """What Asterisk told the AGI about the call, typed and immutable.
+
+    Build it from the ``(name, value)`` lines in the order Asterisk sent them, or from a mapping
+    of ``agi_*`` names. Text fields are exactly as sent (decoded as UTF-8; undecodable bytes are
+    kept as lone surrogates and go back to Asterisk unchanged). Asterisk sends ``unknown`` for an
+    empty or invalid caller ID number or name, DNID and RDNIS. Every line, including any this
+    class has no field for, is in :attr:`raw`.
+    """
+
+    __slots__ = (
+        "accountcode",
+        "args",
+        "callerid",
+        "calleridname",
+        "callingani2",
+        "callingpres",
+        "callingtns",
+        "callington",
+        "channel",
+        "context",
+        "dnid",
+        "enhanced",
+        "extension",
+        "language",
+        "network",
+        "network_script",
+        "priority",
+        "raw",
+        "rdnis",
+        "request",
+        "threadid",
+        "type",
+        "uniqueid",
+        "version",
+    )
+    #: The first ``AGI()`` argument as written: script name, ``agi://`` URL or ``async``.
+    request: str
+    channel: str
+    language: str
+    #: The channel technology (``PJSIP``, ``Local`` ...).
+    type: str
+    uniqueid: str
+    #: Asterisk's version, e.g. ``22.10.1``.
+    version: str
+    callerid: str
+    calleridname: str
+    callingpres: int
+    callingani2: int
+    callington: int
+    callingtns: int
+    dnid: str
+    rdnis: str
+    context: str
+    extension: str
+    priority: int
+    #: True under EAGI (``agi_enhanced: 1.0``): the caller's audio is on fd 3.
+    enhanced: bool
+    accountcode: str
+    threadid: int
+    #: ``agi_arg_1``, ``agi_arg_2`` ... in order (the other ``AGI()`` arguments).
+    args: tuple[str, ...]
+    #: True for FastAGI (``agi_network: yes``).
+    network: bool
+    #: FastAGI: the URL after the host, e.g. ``ivr/main?lang=en``; None when absent.
+    network_script: str | None
+    raw: Mapping[str, str]
+
+    def __init__(self, lines: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
+        pairs = lines.items() if hasattr(lines, "items") else lines
+        raw: dict[str, str] = {}
+        numbered: dict[int, str] = {}
+        for key, value in pairs:
+            raw[key] = value
+            if key.startswith("agi_arg_") and key[8:].isdigit():
+                numbered[int(key[8:])] = value
+        get = raw.get
+        setter = object.__setattr__
+        for name in ("request", "channel", "language", "type", "uniqueid", "version"):
+            setter(self, name, get("agi_" + name, ""))
+        for name in ("callerid", "calleridname", "dnid", "rdnis", "context", "extension"):
+            setter(self, name, get("agi_" + name, ""))
+        setter(self, "accountcode", get("agi_accountcode", ""))
+        for name in ("callingpres", "callingani2", "callington", "callingtns", "priority"):
+            setter(self, name, _int(raw, "agi_" + name))
+        setter(self, "threadid", _int(raw, "agi_threadid"))
+        setter(self, "enhanced", get("agi_enhanced", "0.0") not in ("0.0", "0", ""))
+        setter(self, "args", tuple(value for _, value in sorted(numbered.items())))
+        setter(self, "network", get("agi_network") == "yes")
+        setter(self, "network_script", get("agi_network_script"))
+        setter(self, "raw", MappingProxyType(raw))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Environment is immutable (cannot set {name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Environment):
+            return NotImplemented
+        return list(self.raw.items()) == list(other.raw.items())
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.raw.items()))
+
+    def __repr__(self) -> str:
+        return f"Environment(channel={self.channel!r}, uniqueid={self.uniqueid!r}, ...)"
+
+    @property
+    def script_path(self) -> str:
+        """FastAGI: the path part of ``agi://host/path?query`` (no leading slash); else ``""``."""
+        return (self.network_script or "").split("?", 1)[0]
+
+    @property
+    def query_string(self) -> str:
+        """FastAGI: the query part of the URL after ``?`` (not decoded); else ``""``."""
+        script = self.network_script or ""
+        return script.split("?", 1)[1] if "?" in script else ""
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """FastAGI: the URL's query parameters, decoded (``?a=1&a=2`` → ``{"a": ["1", "2"]}``)."""
+        from urllib.parse import parse_qs  # only FastAGI apps pay for this import
+
+        return parse_qs(self.query_string, keep_blank_values=True)
+
+    def to_bytes(self) -> bytes:
+        """The block as Asterisk writes it: each line of ``raw`` in order, then an empty line."""
+        from .quoting import to_bytes
+
+        return b"".join(to_bytes(f"{k}: {v}\n") for k, v in self.raw.items()) + b"\n"
