@@ -18,8 +18,6 @@ commands allowed on a dead channel (``get_variable``, ``set_variable``, ``verbos
 ``exec`` ...) keep working there.
 """
 
-from __future__ import annotations
-
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs process AGI startup
 if TYPE_CHECKING:
     from .protocol.replies import Reply
@@ -56,10 +54,16 @@ class CommandError(AGIError):
     needs a live channel after the hangup was seen).
     """
 
-    def __init__(self, message: str, *, command: str, reply: Reply | None) -> None:
+    def __init__(self, message: str, *, command: str, reply: "Reply | None") -> None:
         super().__init__(message)
         self.command = command
         self.reply = reply
+
+    def __reduce__(self) -> "tuple[object, ...]":
+        # The default calls type(self)(*self.args), without the keyword-only arguments: copying
+        # or pickling (multiprocessing, concurrent.futures) would raise TypeError. Rebuild
+        # without __init__ and restore the attributes instead.
+        return (_new_error, (type(self), *self.args), self.__dict__)
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -86,3 +90,7 @@ class CommandFailed(CommandError):
 
 class Hangup(CommandError):
     """The channel is hung up, so the command could not run (511, or a failure after hangup)."""
+
+
+def _new_error(cls: "type[CommandError]", *args: object) -> CommandError:
+    return cls.__new__(cls, *args)

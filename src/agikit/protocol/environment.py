@@ -1,15 +1,14 @@
 """The environment block Asterisk sends at the start of every AGI session."""
 
-from __future__ import annotations
-
-from types import MappingProxyType
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+# types.MappingProxyType without importing ``types`` (not in the interpreter's start-up set).
+_MappingProxy = type(type.__dict__)
 
-def _int(raw: Mapping[str, str], key: str) -> int:
+
+def _int(raw: "Mapping[str, str]", key: str) -> int:
     try:
         return int(raw.get(key, "0"))
     except ValueError:
@@ -82,15 +81,15 @@ class Environment:
     network: bool
     #: FastAGI: the URL after the host, e.g. ``ivr/main?lang=en``; None when absent.
     network_script: str | None
-    raw: Mapping[str, str]
+    raw: "Mapping[str, str]"
 
-    def __init__(self, lines: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
+    def __init__(self, lines: "Iterable[tuple[str, str]] | Mapping[str, str]" = ()) -> None:
         pairs = lines.items() if hasattr(lines, "items") else lines
         raw: dict[str, str] = {}
         numbered: dict[int, str] = {}
         for key, value in pairs:
             raw[key] = value
-            if key.startswith("agi_arg_") and key[8:].isdigit():
+            if key.startswith("agi_arg_") and key[8:].isascii() and key[8:].isdigit():
                 numbered[int(key[8:])] = value
         get = raw.get
         setter = object.__setattr__
@@ -106,10 +105,17 @@ class Environment:
         setter(self, "args", tuple(value for _, value in sorted(numbered.items())))
         setter(self, "network", get("agi_network") == "yes")
         setter(self, "network_script", get("agi_network_script"))
-        setter(self, "raw", MappingProxyType(raw))
+        setter(self, "raw", _MappingProxy(raw))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Environment is immutable (cannot set {name})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Environment is immutable (cannot delete {name})")
+
+    def __reduce__(self) -> "tuple[object, ...]":
+        # copy and pickle rebuild it from its lines (the default would go through __setattr__).
+        return (Environment, (list(self.raw.items()),))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Environment):
@@ -142,6 +148,5 @@ class Environment:
 
     def to_bytes(self) -> bytes:
         """The block as Asterisk writes it: each line of ``raw`` in order, then an empty line."""
-        from .quoting import to_bytes
-
-        return b"".join(to_bytes(f"{k}: {v}\n") for k, v in self.raw.items()) + b"\n"
+        text = "".join(f"{name}: {value}\n" for name, value in self.raw.items())
+        return text.encode("utf-8", "surrogateescape") + b"\n"

@@ -9,8 +9,6 @@ start-up set (no ``typing``, ``dataclasses``, ``re``): process AGI pays for ever
 call.
 """
 
-from __future__ import annotations
-
 from ..errors import ProtocolError
 
 
@@ -34,14 +32,20 @@ class Reply:
     lines: tuple[bytes, ...]
 
     def __init__(self, code: int, result: str | None, tail: str, lines: tuple[bytes, ...]) -> None:
-        setter = object.__setattr__
-        setter(self, "code", code)
-        setter(self, "result", result)
-        setter(self, "tail", tail)
-        setter(self, "lines", lines)
+        _set_code(self, code)
+        _set_result(self, result)
+        _set_tail(self, tail)
+        _set_lines(self, lines)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Reply is immutable (cannot set {name})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Reply is immutable (cannot delete {name})")
+
+    def __reduce__(self) -> "tuple[object, ...]":
+        # copy and pickle rebuild it through __init__ (the default would go through __setattr__).
+        return (Reply, (self.code, self.result, self.tail, self.lines))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Reply):
@@ -61,10 +65,14 @@ class Reply:
 
     @property
     def usage(self) -> str:
-        """For a multi-line 520: the usage text between its first and last line."""
-        if self.code != 520 or len(self.lines) < 2:
+        """For a multi-line 520: the usage text between its ``520-`` line and its last line."""
+        if self.code != 520:
             return ""
-        return decode(b"\n".join(self.lines[1:-1]))
+        lines = self.lines
+        for index, line in enumerate(lines):
+            if line.startswith(b"520-"):
+                return decode(b"\n".join(lines[index + 1 : -1]))
+        return ""
 
     @property
     def intermediate(self) -> tuple[str, ...]:
@@ -150,14 +158,34 @@ def _starts_with_key(text: str) -> bool:
 
 
 def parse_final_line(line: bytes, lines: tuple[bytes, ...]) -> Reply:
-    """A :class:`Reply` from its final line (``lines`` holds every line, the final one last)."""
-    if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3:4] != b" "):
-        raise ProtocolError(f"not an AGI reply line: {line[:200]!r}")
-    code = int(line[:3])
-    text = decode(line[4:])
-    if text.startswith("result="):
-        space = text.find(" ")
-        if space < 0:
-            return Reply(code, text[7:], "", lines)
-        return Reply(code, text[7:space], text[space + 1 :], lines)
-    return Reply(code, None, text, lines)
+    """A :class:`Reply` from its final line (``lines`` holds every line, the final one last).
+
+    The line must be a three-digit code, a space and the text (possibly empty): anything else is
+    not AGI, and reading on would desynchronise the stream, so it raises :class:`ProtocolError`.
+    """
+    code = _KNOWN_CODES.get(line[:4])
+    if code is None:
+        if line[3:4] != b" " or not line[:3].isdigit():
+            raise ProtocolError(f"not an AGI reply line: {line[:200]!r}")
+        code = int(line[:3])
+    text = line[4:].decode("utf-8", "surrogateescape")
+    reply = _new(Reply)
+    _set_code(reply, code)
+    _set_lines(reply, lines)
+    if text[:7] == "result=":
+        result, _, tail = text[7:].partition(" ")
+        _set_result(reply, result)
+        _set_tail(reply, tail)
+    else:
+        _set_result(reply, None)
+        _set_tail(reply, text)
+    return reply
+
+
+# Reply's slots, set without going through its __setattr__ guard (the fast path of every reply).
+_new = object.__new__
+_set_code = Reply.__dict__["code"].__set__
+_set_result = Reply.__dict__["result"].__set__
+_set_tail = Reply.__dict__["tail"].__set__
+_set_lines = Reply.__dict__["lines"].__set__
+_KNOWN_CODES = {b"200 ": 200, b"100 ": 100, b"503 ": 503, b"510 ": 510, b"511 ": 511, b"520 ": 520}

@@ -9,17 +9,26 @@ States::
     ENVIRONMENT --empty line--> IDLE --send_command--> AWAITING_REPLY --final line--> IDLE
     any state --EOF--> CLOSED;  any state --protocol violation--> ERROR (raises, stays broken)
 
+End of stream while IDLE or AWAITING_REPLY (even after GOSUB's ``100`` line) is the
+:class:`StreamClosed` event; inside a line, a ``520`` usage block or the environment it raises
+:class:`~agikit.errors.ConnectionClosed`. A protocol violation raises
+:class:`~agikit.errors.ProtocolError` at once (events from earlier lines of the same chunk are
+dropped with the session, though :attr:`AgiSession.hung_up` is kept) and every later call raises
+it again: the session never reads on past bytes it does not understand.
+
 The ``HANGUP`` line (FastAGI) may arrive in IDLE or AWAITING_REPLY; it sets :attr:`hung_up`
 and never counts as a reply. Process AGI learns of the hangup from SIGHUP instead: the
 transport calls :meth:`AgiSession.hangup_signalled`.
 """
 
-from __future__ import annotations
-
 from ..errors import ArgumentError, CommandInFlight, ConnectionClosed, ProtocolError
 from .environment import Environment
 from .quoting import MAX_LINE_BYTES_BEFORE_8K, max_line_bytes
 from .replies import Reply, decode, parse_final_line
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 class State:
@@ -84,13 +93,15 @@ Event = EnvironmentReceived | ReplyReceived | HangupReceived | StreamClosed
 
 _HANGUP_LINE = b"HANGUP"
 _USAGE_END = b"520 "
+_F = (b"f", b"F")
 
 
 class AgiSession:
     """One AGI session's protocol state (any transport that carries AGI lines).
 
     ``max_line`` bounds every line received (a peer cannot make us buffer without limit);
-    ``max_environment`` bounds the whole environment block; ``max_usage_lines`` a 520 block.
+    ``max_environment`` bounds the whole environment block; ``max_usage_lines`` the number of
+    lines of one reply (a 520 block, GOSUB's ``100`` lines) and ``max_reply`` their total size.
     """
 
     def __init__(
@@ -99,6 +110,7 @@ class AgiSession:
         max_line: int = 1 << 20,
         max_environment: int = 1 << 20,
         max_usage_lines: int = 10_000,
+        max_reply: int = 1 << 20,
     ) -> None:
         self.state: str = State.ENVIRONMENT
         self.environment: Environment | None = None
@@ -108,10 +120,14 @@ class AgiSession:
         self._max_line = max_line
         self._max_environment = max_environment
         self._max_usage_lines = max_usage_lines
-        self._buffer = b""
+        self._max_reply = max_reply
+        #: The start of a line whose LF has not arrived yet.
+        self._partial = bytearray()
         self._environment_pairs: list[tuple[str, str]] = []
         self._environment_size = 0
+        #: The lines of the reply being read before its final line (100 lines, a 520 block).
         self._reply_lines: list[bytes] = []
+        self._reply_size = 0
         self._in_usage = False
         self._error: ProtocolError | None = None
 
@@ -120,8 +136,11 @@ class AgiSession:
         """Start a command: returns the bytes to write (``line`` plus LF).
 
         ``line`` comes from :func:`~agikit.protocol.quoting.format_command`. Raises
-        :class:`CommandInFlight` while another command awaits its reply, and
-        :class:`ArgumentError` if the line is longer than this Asterisk reads whole.
+        :class:`CommandInFlight` while another command awaits its reply,
+        :class:`ConnectionClosed` once the stream has ended, :class:`ProtocolError` before the
+        environment has arrived or once the session is broken, and :class:`ArgumentError` if
+        the line is longer than this Asterisk reads whole or is not one command line (it holds
+        CR, LF or NUL, or starts with ``failure``). Nothing is to be sent when it raises.
         """
         state = self.state
         if state is not State.IDLE:
@@ -130,12 +149,19 @@ class AgiSession:
                     f"cannot send {line[:60]!r}: the previous command is still awaiting its reply"
                 )
             self._raise_if_broken()
+            if state is State.CLOSED:
+                raise ConnectionClosed(f"cannot send {line[:60]!r}: the stream has ended")
             raise ProtocolError(f"cannot send a command in state {state!r}")
         if len(line) > self.max_command_bytes:
             raise ArgumentError(
                 f"command line of {len(line)} bytes is longer than the {self.max_command_bytes} "
                 f"that Asterisk {self._version_text()} reads as one line: {line[:60]!r}..."
             )
+        # format_command has checked these; a raw line must not slip past them here either.
+        if 10 in line or 13 in line or 0 in line:  # LF, CR, NUL (int membership is a memchr)
+            raise ArgumentError(f"a command line cannot hold CR, LF or NUL: {line[:80]!r}")
+        if line[:1] in _F and line[:7].lower() == b"failure":
+            raise ArgumentError(f"a command line may not start with 'failure': {line[:40]!r}")
         self.state = State.AWAITING_REPLY
         return line + b"\n"
 
@@ -149,52 +175,69 @@ class AgiSession:
     # -- incoming -----------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes read from Asterisk (``b""`` for end of stream); returns the new events."""
-        self._raise_if_broken()
-        if self.state is State.CLOSED:
-            if data:
-                self._fail(f"data after the end of the stream: {data[:80]!r}")
-            return []
-        events: list[Event] = []
+        if self._error is not None:
+            self._raise_if_broken()
         if not data:
-            self._end_of_stream(events)
-            return events
-        buffer = self._buffer + data if self._buffer else data
+            return self._end_of_stream()
+        if self.state is State.CLOSED:
+            self._fail(f"data after the end of the stream: {data[:80]!r}")
+        events: list[Event] = []
+        max_line = self._max_line
+        partial = self._partial
+        end = data.find(b"\n")
         start = 0
-        while True:
-            end = buffer.find(b"\n", start)
+        if partial:
             if end < 0:
-                break
-            self._line(buffer[start:end], events)
+                if len(partial) + len(data) > max_line:
+                    self._fail(f"a line longer than {max_line} bytes: {bytes(partial[:80])!r}...")
+                partial += data
+                return events
+            partial += data[:end]
+            line = bytes(partial)
+            partial.clear()
+            if len(line) > max_line:
+                self._fail(f"a line longer than {max_line} bytes: {line[:80]!r}...")
+            self._line(line, events)
             start = end + 1
-        self._buffer = buffer[start:]
-        if len(self._buffer) > self._max_line:
-            self._fail(f"a line longer than {self._max_line} bytes: {self._buffer[:80]!r}...")
+            end = data.find(b"\n", start)
+        while end >= 0:
+            if end - start > max_line:
+                self._fail(f"a line longer than {max_line} bytes: {data[start : start + 80]!r}...")
+            self._line(data[start:end], events)
+            start = end + 1
+            end = data.find(b"\n", start)
+        if start < len(data):
+            if len(data) - start > max_line:
+                self._fail(f"a line longer than {max_line} bytes: {data[start : start + 80]!r}...")
+            partial += data[start:]
         return events
 
-    def _end_of_stream(self, events: list[Event]) -> None:
+    def _end_of_stream(self) -> list[Event]:
         state = self.state
-        if self._buffer:
-            self._fail(f"the stream ended inside a line: {self._buffer[:80]!r}")
-        if state is State.ENVIRONMENT:
-            self.state = State.CLOSED
-            raise ConnectionClosed("the stream ended before the end of the AGI environment")
-        if self._reply_lines:
-            self.state = State.CLOSED
-            raise ConnectionClosed(
-                f"the stream ended inside a reply: {decode(b'|'.join(self._reply_lines))[:200]!r}"
-            )
+        if state is State.CLOSED:
+            return []
         self.state = State.CLOSED
-        events.append(StreamClosed(in_reply=state is State.AWAITING_REPLY))
+        if self._partial:
+            raise ConnectionClosed(f"the stream ended inside a line: {bytes(self._partial[:80])!r}")
+        if state is State.ENVIRONMENT:
+            raise ConnectionClosed("the stream ended before the end of the AGI environment")
+        if self._in_usage:
+            raise ConnectionClosed(
+                "the stream ended inside a 520 usage block: "
+                f"{decode(b'|'.join(self._reply_lines))[:200]!r}"
+            )
+        # GOSUB's "100" lines are complete lines: the stream ended while awaiting the final one.
+        self._reply_lines = []
+        return [StreamClosed(in_reply=state is State.AWAITING_REPLY)]
 
     def _line(self, line: bytes, events: list[Event]) -> None:
         state = self.state
         if state is State.AWAITING_REPLY:
             if self._in_usage:
-                self._reply_lines.append(line)
                 if line.startswith(_USAGE_END):
                     self._finish_reply(line, events)
-                elif len(self._reply_lines) > self._max_usage_lines:
-                    self._fail(f"a 520 usage block longer than {self._max_usage_lines} lines")
+                else:
+                    self._more_reply(line)
                 return
             if line == _HANGUP_LINE:
                 self.hung_up = True
@@ -202,13 +245,12 @@ class AgiSession:
                 return
             head = line[:4]
             if head == b"100 ":
-                self._reply_lines.append(line)
+                self._more_reply(line)
                 return
             if head == b"520-":
-                self._reply_lines.append(line)
+                self._more_reply(line)
                 self._in_usage = True
                 return
-            self._reply_lines.append(line)
             self._finish_reply(line, events)
         elif state is State.IDLE:
             if line == _HANGUP_LINE:
@@ -218,13 +260,28 @@ class AgiSession:
             self._fail(f"a line arrived while no command was waiting for one: {line[:200]!r}")
         elif state is State.ENVIRONMENT:
             self._environment_line(line, events)
-        else:
-            self._fail(f"a line arrived after the stream ended: {line[:200]!r}")
+        else:  # pragma: no cover - receive_data rejects data in the other states
+            self._fail(f"a line arrived in state {state!r}: {line[:200]!r}")
+
+    def _more_reply(self, line: bytes) -> None:
+        lines = self._reply_lines
+        lines.append(line)
+        self._reply_size += len(line) + 1
+        if len(lines) > self._max_usage_lines:
+            self._fail(f"a reply longer than {self._max_usage_lines} lines")
+        if self._reply_size > self._max_reply:
+            self._fail(f"a reply longer than {self._max_reply} bytes")
 
     def _finish_reply(self, line: bytes, events: list[Event]) -> None:
-        lines = tuple(self._reply_lines)
-        self._reply_lines = []
-        self._in_usage = False
+        earlier = self._reply_lines
+        if earlier:
+            earlier.append(line)
+            lines = tuple(earlier)
+            self._reply_lines = []
+            self._reply_size = 0
+            self._in_usage = False
+        else:
+            lines = (line,)
         try:
             reply = parse_final_line(line, lines)
         except ProtocolError as exc:
@@ -252,7 +309,7 @@ class AgiSession:
         self._environment_pairs.append((name, value))
 
     # -- errors -------------------------------------------------------------------------------
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> "NoReturn":
         self.state = State.ERROR
         self._error = ProtocolError(message)
         raise self._error
