@@ -1,3 +1,88 @@
-"""agikit: the Python toolkit for Asterisk's AGI family (process AGI, EAGI, FastAGI, Async AGI)."""
+"""agikit: the Python toolkit for Asterisk's AGI family (process AGI, EAGI, FastAGI, Async AGI).
+
+A process-AGI script::
+
+    import agikit
+
+    async def main(call: agikit.Call) -> None:
+        await call.answer()
+        await call.stream_file("hello-world")
+
+    agikit.run(main)
+
+Names are imported on first use, so ``import agikit`` stays cheap: process AGI pays for every
+import on every call.
+"""
 
 __version__ = "0.1.0.dev0"
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .call import Call, SyncCall
+    from .errors import (
+        AGIError,
+        ArgumentError,
+        CommandError,
+        CommandFailed,
+        CommandInFlight,
+        ConnectionClosed,
+        Hangup,
+        InvalidCommand,
+        ProtocolError,
+        UsageError,
+    )
+    from .protocol.environment import Environment
+    from .protocol.replies import Reply
+    from .transports.stdio import run, serve
+
+_LAZY = {
+    "Call": "call",
+    "SyncCall": "call",
+    "AGIError": "errors",
+    "ArgumentError": "errors",
+    "CommandError": "errors",
+    "CommandFailed": "errors",
+    "CommandInFlight": "errors",
+    "ConnectionClosed": "errors",
+    "Hangup": "errors",
+    "InvalidCommand": "errors",
+    "ProtocolError": "errors",
+    "UsageError": "errors",
+    "Environment": "protocol.environment",
+    "Reply": "protocol.replies",
+    "run": "transports.stdio",
+    "serve": "transports.stdio",
+}
+
+__all__ = [
+    "AGIError",
+    "ArgumentError",
+    "Call",
+    "CommandError",
+    "CommandFailed",
+    "CommandInFlight",
+    "ConnectionClosed",
+    "Environment",
+    "Hangup",
+    "InvalidCommand",
+    "ProtocolError",
+    "Reply",
+    "SyncCall",
+    "UsageError",
+    "run",
+    "serve",
+]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agikit' has no attribute {name!r}")
+    # __import__ rather than importlib.import_module: importlib is not loaded at start-up.
+    value = getattr(__import__(f"agikit.{module}", fromlist=[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

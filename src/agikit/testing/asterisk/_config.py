@@ -199,6 +199,20 @@ def extensions_conf() -> str:
         " same => n,Hangup()",
         "",
     ]
+    # Targets for Dial() from an AGI (EXEC Dial Local/<exten>@agikit-dial): how the callee acts.
+    parts += [
+        "[agikit-dial]",
+        "exten => answer,1,Answer()",
+        " same => n,Wait(3600)",
+        "exten => busy,1,Busy(10)",
+        "exten => congestion,1,Congestion(10)",
+        "exten => ring,1,Ringing()",
+        " same => n,Wait(3600)",
+        "exten => hangup,1,Answer()",
+        " same => n,Wait(1)",
+        " same => n,Hangup()",
+        "",
+    ]
     for step, application in FAR_END_STEPS.items():
         parts += [
             f"[agikit-far-{step}]",

@@ -1,0 +1,150 @@
+"""Per-call cost of a process-AGI script written with agikit, against the standard library alone.
+
+Both scripts run the same 7 commands (answer, get variable, set variable, stream file, get data,
+verbose, hangup). Each is spawned per call, as Asterisk does, against a fake Asterisk that writes
+the environment block and answers each command line with a canned reply. Runs alternate between
+the two scripts so that machine noise hits both alike; the report is the ratio of medians.
+
+    python bench/process_agi_cost.py [--calls 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+ENVIRONMENT = (
+    b"agi_request: bench.py\nagi_channel: PJSIP/alice-00000001\nagi_language: en\n"
+    b"agi_type: PJSIP\nagi_uniqueid: 1700000000.1\nagi_version: 22.10.1\n"
+    b"agi_callerid: 1001\nagi_calleridname: Alice\nagi_callingpres: 0\nagi_callingani2: 0\n"
+    b"agi_callington: 0\nagi_callingtns: 0\nagi_dnid: 600\nagi_rdnis: unknown\n"
+    b"agi_context: default\nagi_extension: 600\nagi_priority: 1\nagi_enhanced: 0.0\n"
+    b"agi_accountcode: \nagi_threadid: 140000000000000\n\n"
+)
+REPLIES = {
+    b"ANSWER": b"200 result=0\n",
+    b"GET": b"200 result=1 (1001)\n",
+    b"SET": b"200 result=1\n",
+    b"STREAM": b"200 result=0 endpos=3520\n",
+    b"GET DATA": b"200 result=1234\n",
+    b"VERBOSE": b"200 result=1\n",
+    b"HANGUP": b"200 result=1\n",
+}
+
+AGIKIT_SCRIPT = """\
+import agikit
+
+def main(call):
+    call.answer()
+    caller = call.get_variable("CALLERID(num)")
+    call.set_variable("SEEN", caller or "")
+    call.stream_file("hello-world", escape_digits="#")
+    call.get_data("enter-number", timeout=5, max_digits=4)
+    call.verbose("done")
+    call.hangup()
+
+agikit.run(main)
+"""
+
+STDLIB_SCRIPT = """\
+import sys
+
+def command(line):
+    sys.stdout.write(line + "\\n")
+    sys.stdout.flush()
+    reply = sys.stdin.readline()
+    if not reply.startswith("200 "):
+        sys.exit(1)
+    return reply
+
+while sys.stdin.readline() not in ("\\n", ""):
+    pass
+command("ANSWER")
+reply = command("GET VARIABLE CALLERID(num)")
+caller = reply[reply.find("(") + 1 : reply.rfind(")")]
+command('SET VARIABLE SEEN "%s"' % caller)
+command('STREAM FILE hello-world "#"')
+command("GET DATA enter-number 5000 4")
+command("VERBOSE done")
+command("HANGUP")
+"""
+
+
+def _reply_for(line: bytes) -> bytes:
+    if line.startswith(b"GET DATA"):
+        return REPLIES[b"GET DATA"]
+    return REPLIES[line.split(b" ", 1)[0]]
+
+
+def one_call(script: Path) -> tuple[float, float]:
+    """Spawn the script, play Asterisk, wait for it; returns (wall seconds, child CPU seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(ENVIRONMENT)
+    child.stdin.flush()
+    commands = 0
+    while line := child.stdout.readline():
+        child.stdin.write(_reply_for(line.rstrip(b"\n")))
+        child.stdin.flush()
+        commands += 1
+    child.stdin.close()
+    status = child.wait()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if status != 0 or commands != 7:
+        raise SystemExit(f"{script.name}: exit {status} after {commands} commands")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per script")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scripts = {
+            "stdlib": Path(scratch, "stdlib_agi.py"),
+            "agikit": Path(scratch, "agikit_agi.py"),
+        }
+        scripts["stdlib"].write_text(STDLIB_SCRIPT)
+        scripts["agikit"].write_text(AGIKIT_SCRIPT)
+        for script in scripts.values():  # warm up: byte-compile, fill the page cache
+            for _ in range(5):
+                one_call(script)
+        walls: dict[str, list[float]] = {name: [] for name in scripts}
+        cpus: dict[str, list[float]] = {name: [] for name in scripts}
+        for _ in range(args.calls):
+            for name, script in scripts.items():
+                wall, cpu = one_call(script)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+    print(f"process AGI, 7 commands, {args.calls} calls each, Python {sys.version.split()[0]}")
+    for name in scripts:
+        print(
+            f"  {name:7} wall median {statistics.median(walls[name]) * 1000:6.2f} ms"
+            f"   child CPU mean {statistics.mean(cpus[name]) * 1000:6.2f} ms"
+        )
+    wall_ratio = statistics.median(walls["agikit"]) / statistics.median(walls["stdlib"])
+    cpu_ratio = statistics.mean(cpus["agikit"]) / statistics.mean(cpus["stdlib"])
+    print(f"  ratio agikit/stdlib: wall {wall_ratio:.3f}x, CPU {cpu_ratio:.3f}x (target <= 1.15x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""A script from a recorded transcript (the reference transcripts' format, or the fake's own).
+
+Format, one entry a line: ``+<seconds> << <line>`` (Asterisk to the AGI), ``+<seconds> >> <line>``
+(the AGI to Asterisk), ``+<seconds> ## <note>``. A line shown escaped carries its exact bytes as
+``[shown escaped: ... exact bytes = b'...']``. Other lines (comments, headings) are ignored.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from ._fake_script import NO_REPLY, Step, expect, hangup, send_raw
+
+_ENTRY = re.compile(r"^\s*\+-?\d+(?:\.\d+)?\s(<<|>>|##)(?: (.*))?$")
+_EXACT = re.compile(r"^(.*?)\s+\[shown escaped[^\]]*?exact bytes = (b'.*'|b\".*\")\]$")
+#: Environment lines the fake derives from the transport, not from the recording.
+_TRANSPORT_KEYS = ("agi_network", "agi_network_script", "agi_request", "agi_enhanced")
+#: Notes saying Asterisk's side of the stream is gone: what the AGI sent afterwards went nowhere.
+_CLOSED = re.compile(r"\bEOF\b|reset by peer|closed the (AGI )?connection", re.IGNORECASE)
+
+
+@dataclass
+class Recording:
+    """What a transcript holds: the environment it started with and the script it implies."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    network: bool = False
+    request: str = ""
+
+
+def _data(rest: str) -> bytes:
+    match = _EXACT.match(rest)
+    if match:
+        value = ast.literal_eval(match.group(2))
+        if isinstance(value, bytes):
+            return value[:-1] if value.endswith(b"\n") else value
+    return rest.encode("utf-8", "surrogateescape")
+
+
+def parse_transcript(text: str) -> Recording:
+    """The environment and the steps that replay ``text``'s Asterisk side.
+
+    Each ``>>`` line becomes an :func:`expect` of that command (matched by words), replied with
+    the ``<<`` lines that followed it (:data:`NO_REPLY` when none did). A ``HANGUP`` line, or a
+    note saying SIGHUP was received, becomes ``hangup_before_reply`` when it came before the
+    reply, and a :func:`hangup` step otherwise (a second one in a row, Asterisk's end-of-session
+    notice, is dropped: the fake sends that itself). A note saying the stream ended (``EOF``,
+    ``reset by peer``) ends the script: Asterisk never read what followed. Timing is not
+    replayed.
+    """
+    recording = Recording()
+    in_environment = True
+    command: bytes | None = None
+    reply: list[bytes] = []
+    hangup_first = False
+    last_was_hangup = False
+
+    def flush() -> None:
+        nonlocal command, reply, hangup_first
+        if command is not None:
+            recording.steps.append(
+                expect(command, reply if reply else NO_REPLY, hangup_before_reply=hangup_first)
+            )
+        command, reply, hangup_first = None, [], False
+
+    for raw in text.splitlines():
+        match = _ENTRY.match(raw)
+        if not match:
+            continue
+        direction, rest = match.group(1), match.group(2) or ""
+        if in_environment:
+            if direction == "<<":
+                if rest == "":
+                    in_environment = False
+                    continue
+                key, _, value = rest.partition(": ")
+                recording.env[key] = value
+                continue
+            if direction == ">>":
+                in_environment = False  # commands sent before the environment was complete
+        data = _data(rest)
+        is_hangup = (direction == "<<" and data == b"HANGUP") or (
+            direction == "##" and "SIGHUP received" in rest
+        )
+        if is_hangup:
+            if command is not None and not reply:
+                hangup_first = True
+            elif not last_was_hangup:
+                flush()
+                recording.steps.append(hangup())
+            last_was_hangup = True
+            continue
+        if direction == "##":
+            if _CLOSED.search(rest):
+                break
+            continue
+        last_was_hangup = False
+        if direction == ">>":
+            flush()
+            command = data
+        elif command is not None:
+            reply.append(data)
+        else:
+            recording.steps.append(send_raw(data + b"\n"))
+    flush()
+    env = recording.env
+    recording.network = env.get("agi_network") == "yes"
+    recording.request = env.get("agi_request", "")
+    numbered = sorted(
+        (int(key[8:]), value)
+        for key, value in env.items()
+        if key.startswith("agi_arg_") and key[8:].isdigit()
+    )
+    recording.args = [value for _, value in numbered]
+    recording.env = {
+        key: value
+        for key, value in env.items()
+        if key not in _TRANSPORT_KEYS and not key.startswith("agi_arg_")
+    }
+    return recording

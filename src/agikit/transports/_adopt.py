@@ -1,0 +1,152 @@
+"""The asyncio side of process AGI, loaded only when a handler needs an event loop.
+
+A handler started loop-free (see ``stdio.StdioRunner.drive``) is adopted mid-flight by a Task
+that forwards whatever the handler awaits: asyncio futures go to the loop, agikit commands run
+one at a time on a daemon worker thread (a blocked read must never keep the process alive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import queue
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+from .stdio import StdioRunner, _Pending
+
+START = object()  # "the coroutine has not started yet"
+
+
+class _Worker:
+    """One daemon thread that runs blocking commands and resolves asyncio futures."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._loop, name="agikit-agi", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], Any]) -> asyncio.Future[Any]:
+        future = asyncio.get_running_loop().create_future()
+        self._jobs.put((job, future))
+        return future
+
+    def _loop(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, future = item
+            loop = future.get_loop()
+            try:
+                result = job()
+            except BaseException as exc:  # handed to the awaiting task
+                loop.call_soon_threadsafe(_resolve, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_resolve, future, result, None)
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _Adopted:
+    """Awaitable that continues a coroutine which started without an event loop."""
+
+    def __init__(self, runner: StdioRunner, coroutine: Any, first: Any) -> None:
+        self._runner = runner
+        self._coroutine = coroutine
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine = self._coroutine
+        worker: _Worker = self._runner._executor
+        send_value: Any = None
+        error: BaseException | None = None
+        yielded = coroutine.send(None) if self._first is START else self._first
+        while True:
+            try:
+                if type(yielded) is _Pending:
+                    future = worker.submit(functools.partial(self._runner.run, yielded.request))
+                    send_value, error = (yield from future.__await__()), None
+                else:
+                    send_value, error = (yield yielded), None
+            except BaseException as exc:  # including CancelledError thrown in by the task
+                send_value, error = None, exc
+            try:
+                if error is not None:
+                    yielded = coroutine.throw(error)
+                else:
+                    yielded = coroutine.send(send_value)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _main(runner: StdioRunner, coroutine: Any, first: Any) -> Any:
+    return await _Adopted(runner, coroutine, first)
+
+
+def _enter_asyncio(runner: StdioRunner) -> _Worker:
+    worker = _Worker()
+    runner._executor = worker
+    runner.asyncio_mode = True
+    return worker
+
+
+def prepare_loop() -> asyncio.AbstractEventLoop:
+    """A new loop, marked as this thread's running loop so that asyncio calls made by the
+    handler before it first yields (``asyncio.sleep`` ...) find it. It really runs later."""
+    loop = asyncio.new_event_loop()
+    asyncio.events._set_running_loop(loop)
+    return loop
+
+
+def discard_prepared_loop(loop: asyncio.AbstractEventLoop) -> None:
+    if asyncio.events._get_running_loop() is loop:
+        asyncio.events._set_running_loop(None)
+    loop.close()
+
+
+def run_adopted(
+    runner: StdioRunner,
+    coroutine: Any,
+    first: Any,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> None:
+    """Finish ``coroutine`` on an event loop (``loop``, if one was prepared for it); ``first``
+    is what it last yielded, or ``START``."""
+    worker = _enter_asyncio(runner)
+    if loop is not None and asyncio.events._get_running_loop() is loop:
+        asyncio.events._set_running_loop(None)  # now it runs for real
+    try:
+        with asyncio.Runner(loop_factory=(lambda: loop) if loop is not None else None) as run:
+            run.run(_main(runner, coroutine, first))
+    finally:
+        worker.stop()
+
+
+def run_with_audio(runner: StdioRunner, coroutine: Any, audio_fd: int) -> None:
+    """EAGI: run the handler on an event loop from the start, with the caller's audio on fd 3."""
+    from ._eagi import open_audio
+
+    worker = _enter_asyncio(runner)
+
+    async def main() -> Any:
+        runner.audio = await open_audio(runner, audio_fd)
+        try:
+            return await _Adopted(runner, coroutine, START)
+        finally:
+            runner.audio.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        worker.stop()
