@@ -80,6 +80,14 @@ command("HANGUP")
 """
 
 
+# As deployed: byte-compiled modules are cached (some shells disable that), and agikit is
+# importable (here from the source tree).
+CHILD_ENV = {
+    **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+    "PYTHONPATH": str(REPO / "src"),
+}
+
+
 def _reply_for(line: bytes) -> bytes:
     if line.startswith(b"GET DATA"):
         return REPLIES[b"GET DATA"]
@@ -94,7 +102,7 @@ def one_call(script: Path) -> tuple[float, float]:
         [sys.executable, str(script)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        env=CHILD_ENV,
     )
     assert child.stdin is not None and child.stdout is not None
     child.stdin.write(ENVIRONMENT)
