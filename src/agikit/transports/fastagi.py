@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from .._execute import complete, refuse_when_dead
+from ..app import RouteError
 from ..call import Call
 from ..errors import CommandFailed, ConnectionClosed, Hangup, ProtocolError
 from ..protocol.environment import Environment
@@ -262,13 +263,23 @@ class FastAGIConnection(asyncio.Protocol):
             log.warning("%s: the call deadline of %s s passed", self._label(), server.call_timeout)
         except asyncio.CancelledError:
             log.info("%s: handler cancelled (server shutting down)", self._label())
+        except RouteError as exc:
+            server.stats.failed += 1
+            log.error("%s: %s", self._label(), exc)
+            self._report_failure()
         except Exception:
             server.stats.failed += 1
             log.exception("%s: the handler raised", self._label())
+            self._report_failure()
         finally:
             # Closing our side is what ends the AGI for Asterisk; it then continues the dialplan.
             if self.transport is not None:
                 self.transport.close()
+
+    def _report_failure(self) -> None:
+        # As a process AGI's non-zero exit does: Asterisk ends the AGI with AGISTATUS=FAILURE.
+        if self.transport is not None and self._closed_error is None and not self.hung_up:
+            self.transport.write(_FAILURE_LINE)
 
     def _label(self) -> str:
         environment = self.session.environment
@@ -345,6 +356,9 @@ class FastAGIServer:
     async def start(self) -> None:
         """Bind and start accepting calls."""
         self._loop = asyncio.get_running_loop()
+        start = getattr(self.handler, "start", None)  # an App's start-up hooks
+        if start is not None:
+            await start()
         self._server = await self._loop.create_server(
             lambda: FastAGIConnection(self),
             self.host,
@@ -426,6 +440,9 @@ class FastAGIServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        stop = getattr(self.handler, "stop", None)  # an App's shutdown hooks
+        if stop is not None:
+            await stop()
 
 
 def serve(
