@@ -234,7 +234,9 @@ class App:
 
     async def __call__(self, call: "Call") -> None:
         route, path, query, args = self.resolve(call)
-        call_context.set({"route": route.pattern if route else None, "path": path})
+        context = dict(call_context.get() or {})
+        context.update(route=route.pattern if route else None, path=path)
+        call_context.set(context)
 
         async def endpoint(call: "Call") -> object:
             if route is None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from .._execute import complete, refuse_when_dead
-from ..app import RouteError
+from ..app import RouteError, call_context
 from ..call import Call
 from ..errors import CommandFailed, ConnectionClosed, Hangup, ProtocolError
 from ..protocol.environment import Environment
@@ -243,6 +243,8 @@ class FastAGIConnection(asyncio.Protocol):
     async def _run_handler(self) -> None:
         server = self.server
         call = Call(self)
+        environment = call.env
+        call_context.set({"uniqueid": environment.uniqueid, "channel": environment.channel})
         try:
             if server.call_timeout is None:
                 await server.handler(call)

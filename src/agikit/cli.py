@@ -1,0 +1,115 @@
+"""``agikit`` on the command line (``agikit serve module:app``; also ``python -m agikit``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+log = logging.getLogger("agikit.cli")
+
+
+def load_app(target: str) -> Any:
+    """``"package.module:attribute"`` (attribute defaults to ``app``) -> the object."""
+    module_name, _, attribute = target.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"agikit: cannot import {module_name!r}: {exc}") from exc
+    value: Any = module
+    for part in (attribute or "app").split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            missing = attribute or "app"
+            raise SystemExit(f"agikit: {module_name!r} has no attribute {missing!r}") from None
+    return value
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import log as agikit_log
+
+    agikit_log.configure(args.log_level, args.log_format)
+    if args.workers > 1 and not args.worker:
+        return _supervise(args)
+    from .transports.fastagi import serve
+
+    app = load_app(args.app)
+    serve(
+        app,
+        host=args.host,
+        port=args.port,
+        grace=args.drain,
+        max_calls=args.max_calls,
+        allow=args.allow,
+        environment_timeout=args.environment_timeout,
+        call_timeout=args.call_timeout,
+        reuse_port=args.workers > 1,
+    )
+    return 0
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Run ``args.workers`` server processes sharing the port (SO_REUSEPORT); forward
+    SIGTERM/SIGINT to them so each drains, and wait for all."""
+    argv = [sys.executable, "-m", "agikit", *sys.argv[1:], "--worker"]
+    workers = [subprocess.Popen(argv) for _ in range(args.workers)]
+    log.info("started %d workers: %s", len(workers), [w.pid for w in workers])
+
+    def forward(signum: int, frame: object) -> None:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    statuses = [worker.wait() for worker in workers]
+    return max(statuses, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agikit", description="The AGI toolkit for Asterisk.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="run a FastAGI server",
+        description="Run a FastAGI server for an App (or any async handler). Without APP it "
+        "runs the built-in demo app. Stops on SIGTERM/SIGINT after draining calls.",
+    )
+    serve.add_argument("app", nargs="?", default="agikit.demo:app", help="module:attribute")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=4573, help="TCP port (default 4573)")
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument("--max-calls", type=int, default=None, help="concurrent calls per worker")
+    serve.add_argument(
+        "--allow", action="append", default=None, metavar="NETWORK",
+        help="accept clients only from this network (repeatable), e.g. 10.0.0.0/8",
+    )  # fmt: skip
+    serve.add_argument("--drain", type=float, default=30.0, help="seconds to finish calls on stop")
+    serve.add_argument(
+        "--environment-timeout", type=float, default=10.0,
+        help="seconds a connection may take to send the AGI environment",
+    )  # fmt: skip
+    serve.add_argument("--call-timeout", type=float, default=None, help="deadline per call")
+    serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
