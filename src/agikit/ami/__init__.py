@@ -1,0 +1,16 @@
+"""The Asterisk Manager Interface: a sans-IO codec and an asyncio client."""
+
+from .client import ActionError, AmiClient, AmiDisconnected, AmiError, ListResult, LoginError
+from .codec import AmiParser, Message, encode_action
+
+__all__ = [
+    "ActionError",
+    "AmiClient",
+    "AmiDisconnected",
+    "AmiError",
+    "AmiParser",
+    "ListResult",
+    "LoginError",
+    "Message",
+    "encode_action",
+]

@@ -1,0 +1,68 @@
+"""agikit.ami against the real Asterisk 22: login, actions, event lists, events."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agikit.ami import ActionError, AmiClient, LoginError
+from agikit.testing.asterisk import Asterisk
+from agikit.testing.asterisk._instance import AMI_USER
+
+
+def client(asterisk: Asterisk, **options: object) -> AmiClient:
+    return AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, asterisk.ami_secret, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("auth", ["plain", "md5"])
+def test_login_actions_and_command(asterisk: Asterisk, auth: str) -> None:
+    async def main() -> None:
+        async with client(asterisk, auth=auth) as ami:
+            assert ami.banner and ami.banner.startswith("Asterisk Call Manager/")
+            pong = await ami.action("Ping")
+            assert pong["Ping"] == "Pong"
+            assert "Asterisk 22." in await ami.command("core show version")
+            with pytest.raises(ActionError, match="Invalid/unknown command"):
+                await ami.action("NoSuchAction")
+            assert "secret" not in repr(ami).lower()
+
+    asyncio.run(main())
+
+
+def test_bad_secret_is_a_login_error(asterisk: Asterisk) -> None:
+    async def main() -> None:
+        ami = AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, "wrong", reconnect=False)
+        with pytest.raises(LoginError, match="refused"):
+            await ami.connect()
+
+    asyncio.run(main())
+
+
+def test_originate_events_and_event_list(asterisk: Asterisk) -> None:
+    async def main() -> None:
+        async with client(asterisk) as ami:
+            async with ami.subscribe("Newchannel", "Hangup", "OriginateResponse") as events:
+                await ami.action(
+                    "Originate",
+                    {
+                        "Channel": "Local/hangup@agikit-dial",
+                        "Application": "Wait",
+                        "Data": "5",
+                        "Async": "true",
+                        "Variable": ["A=1", "B=2"],
+                    },
+                )
+                seen: list[str] = []
+                while "Hangup" not in seen:
+                    event = await asyncio.wait_for(events.get(), 15)
+                    seen.append(event.event or "")
+                    if event.event == "Newchannel" and "channels" not in seen:
+                        listing = await ami.action_list("CoreShowChannels")
+                        seen.append("channels")
+                        assert listing.complete["EventList"] == "Complete"
+                        assert int(listing.complete["ListItems"]) == len(listing.events)
+                        assert all(item.event == "CoreShowChannel" for item in listing)
+            assert "Newchannel" in seen and "OriginateResponse" in seen
+
+    asyncio.run(main())
