@@ -56,6 +56,38 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _asyncagi(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from . import log as agikit_log
+
+    agikit_log.configure(args.log_level, args.log_format)
+    host, _, port = args.ami.rpartition(":")
+    secret = os.environ.get(args.secret_env, "") if args.secret_env else ""
+    if not secret:
+        raise SystemExit(f"agikit: set the AMI secret in ${args.secret_env}")
+    app = load_app(args.app)
+
+    async def main() -> None:
+        from .ami import AmiClient
+        from .transports.asyncagi import AsyncAGIServer
+
+        ami = AmiClient(host or "127.0.0.1", int(port), args.user, secret, auth=args.auth)
+        await ami.connect()
+        server = AsyncAGIServer(app, ami)
+        await server.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await server.stop(args.drain)
+        await ami.close()
+
+    asyncio.run(main())
+    return 0
+
+
 def _supervise(args: argparse.Namespace) -> int:
     """Run ``args.workers`` server processes sharing the port (SO_REUSEPORT); forward
     SIGTERM/SIGINT to them so each drains, and wait for all."""
@@ -102,6 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
+
+    asyncagi = commands.add_parser(
+        "asyncagi",
+        help="run an app for the channels that enter AGI(agi:async), over AMI",
+        description="Connect to AMI and run APP for every channel that enters "
+        "AGI(agi:async,/route,args...): the first argument, if it starts with '/', is the route. "
+        "The AMI user needs the agi and call read classes and the agi write class.",
+    )
+    asyncagi.add_argument("app", help="module:attribute")
+    asyncagi.add_argument("--ami", default="127.0.0.1:5038", help="AMI host:port")
+    asyncagi.add_argument("--user", required=True, help="AMI user name")
+    asyncagi.add_argument(
+        "--secret-env", default="AGIKIT_AMI_SECRET",
+        help="environment variable holding the AMI secret (never given on the command line)",
+    )  # fmt: skip
+    asyncagi.add_argument("--auth", choices=("plain", "md5"), default="md5")
+    asyncagi.add_argument("--drain", type=float, default=30.0, help="seconds to finish calls")
+    asyncagi.add_argument("--log-level", default="info")
+    asyncagi.add_argument("--log-format", choices=("text", "json"), default="text")
+    asyncagi.set_defaults(run=_asyncagi)
     return parser
 
 

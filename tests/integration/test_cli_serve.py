@@ -71,3 +71,31 @@ def test_demo_app_answers_and_drains_on_sigterm(asterisk: Asterisk, workers: int
     for result in results:
         assert result.variables["AGIKIT_DEMO_DIGITS"] == "42", result.log_text()
     assert '"level": "INFO"' in log and "draining" in log
+
+
+def test_asyncagi_command_runs_the_demo_app(asterisk: Asterisk) -> None:
+    from agikit.testing.asterisk._instance import AMI_USER
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agikit", "asyncagi", "agikit.demo:app",
+         "--ami", f"127.0.0.1:{asterisk.ami_port}", "--user", AMI_USER],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AGIKIT_AMI_SECRET": asterisk.ami_secret},
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # log in
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        call = asterisk.originate_async_agi(
+            args=["/demo"],
+            far_end=[FarEnd.wait(3), FarEnd.dtmf("42#")],
+            report=["AGIKIT_DEMO_DIGITS"],
+        )
+        result = call.wait(30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert result.variables["AGIKIT_DEMO_DIGITS"] == "42", result.log_text()
+    assert asterisk.ami_secret not in (process.stderr.read() if process.stderr else "")
