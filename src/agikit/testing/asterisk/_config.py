@@ -76,6 +76,9 @@ FAR_END_STEPS = {
     "hangup": "Hangup()",
     "echo": "Echo()",
     "tone": "Milliwatt()",
+    # A second process-AGI script on the far end (the ;1 half), e.g. to exchange text frames
+    # with the AGI side: the argument is the script (relative names are in agi-bin).
+    "agi": "AGI(${ARG1})",
 }
 
 
@@ -213,6 +216,27 @@ def extensions_conf() -> str:
         " same => n,Hangup()",
         "",
     ]
+    # A subroutine context for GOSUB from an AGI: each extension shows one way a subroutine ends.
+    parts += [
+        "[agikit-sub]",
+        "exten => s,1,Set(AGIKIT_SUB_ARGS=${ARG1}|${ARG2}|${ARGC})",
+        " same => n,Return(ret-${ARG1})",
+        " same => n(second),Return(label-${ARG1})",
+        "exten => fall,1,NoOp(no Return: falls off the end)",
+        "exten => hangup,1,Hangup()",
+        "",
+    ]
+    # Where the dialplan resumes after an AGI that used SET CONTEXT/EXTENSION/PRIORITY: every
+    # priority appends "<exten>/<priority>|" to AGIKIT_RESUMED, so the variable shows the first
+    # priority that ran. Priority 4 has the label "mark".
+    parts.append("[agikit-resume]")
+    for exten in ("s", "other"):
+        for priority in range(1, 5):
+            label = "(mark)" if priority == 4 else ""
+            head = f"exten => {exten},1" if priority == 1 else f" same => n{label}"
+            parts.append(f"{head},Set(AGIKIT_RESUMED=${{AGIKIT_RESUMED}}${{EXTEN}}/${{PRIORITY}}|)")
+        parts.append(" same => n,Hangup()")
+    parts += ["exten => h,1,Gosub(agikit-report,s,1)", ""]
     for step, application in FAR_END_STEPS.items():
         parts += [
             f"[agikit-far-{step}]",

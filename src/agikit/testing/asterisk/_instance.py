@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import itertools
 import json
 import os
@@ -101,6 +102,12 @@ class FarEnd:
     def tone(cls) -> str:
         """Send a 1 kHz tone until the call ends, so that audio always flows."""
         return cls._step("tone")
+
+    @classmethod
+    def agi(cls, script: str) -> str:
+        """Run a process-AGI script on the far end (relative names are in ``agi-bin``), e.g. to
+        send text to the AGI side or receive text from it; the steps go on when it ends."""
+        return cls._step("agi", script)
 
 
 class CallOptions(TypedDict, total=False):
@@ -279,7 +286,16 @@ class Asterisk:
         source_dir: Path | None = None,
         chroot: Chroot | None = None,
         cache_dir: Path | None = None,
+        nameserver: str | None = None,
     ) -> None:
+        """``nameserver``: a loopback IPv4 address whose port 53 answers this Asterisk's DNS
+        lookups (e.g. ``LoopbackDNS().host``, for ``hagi://``); its ``/etc/resolv.conf`` is
+        replaced inside the instance's private mount namespace. ``None``: the chroot's own."""
+        if nameserver is not None:
+            parsed = ipaddress.ip_address(nameserver)
+            if parsed.version != 4 or not parsed.is_loopback:
+                raise ValueError(f"nameserver must be a loopback IPv4 address, not {nameserver}")
+        self.nameserver = nameserver
         self._cache_dir = cache_dir or default_cache_dir()
         self._chroot = chroot
         self._agi_bin_arg = agi_bin
@@ -417,6 +433,13 @@ class Asterisk:
             (state / "etc" / name).write_text(text)
         for mount_point in (_config.INSTANCE_DIR, _config.SOURCE_DIR, _config.AGI_BIN_DIR):
             (root / mount_point.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        resolv_mount = ""
+        if self.nameserver is not None:
+            (state / "resolv.conf").write_text(
+                f"nameserver {self.nameserver}\noptions timeout:1 attempts:1\n"
+            )
+            _ensure_regular_file(root / "etc" / "resolv.conf")
+            resolv_mount = 'mount --bind "$1/resolv.conf" "$r/etc/resolv.conf"; '
 
         environment = [
             "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
@@ -430,7 +453,10 @@ class Asterisk:
             'mount --bind "$1" "$r/agikit/instance"; '
             'mount --bind "$2" "$r/agikit/src"; mount -o remount,bind,ro "$r/agikit/src"; '
             'mount --bind "$3" "$r/agikit/agi-bin"; '
-            'exec chroot "$r" /usr/bin/env -i ' + " ".join(environment) + " "
+            + resolv_mount
+            + 'exec chroot "$r" /usr/bin/env -i '
+            + " ".join(environment)
+            + " "
             f"/usr/sbin/asterisk -f -n -C {_config.INSTANCE_DIR}/etc/asterisk.conf"
         )
         argv = [
@@ -663,6 +689,19 @@ def _callid_tags(line: str) -> list[str]:
         return []
     end = line.find("]", start + 2)
     return [line[start + 1 : end + 1]] if end > 0 else []
+
+
+def _ensure_regular_file(path: Path) -> None:
+    """Make ``path`` a regular file (a bind mount over a symlink would follow it out of the
+    chroot), keeping what it said."""
+    if path.is_file() and not path.is_symlink():
+        return
+    try:
+        text = path.read_text()
+    except OSError:
+        text = ""
+    path.unlink(missing_ok=True)
+    path.write_text(text)
 
 
 def _wait_gone(pid: int, timeout: float) -> None:

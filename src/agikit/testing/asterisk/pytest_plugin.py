@@ -1,8 +1,9 @@
 """pytest fixtures that run tests against a real Asterisk 22.
 
 Enable with ``pytest_plugins = ["agikit.testing.asterisk.pytest_plugin"]`` in a ``conftest.py``.
-Tests that use the ``asterisk`` fixture (directly or through another fixture) are marked
-``integration`` automatically, so ``pytest -m "not integration"`` runs without Asterisk.
+Tests that use the ``asterisk`` or ``asterisk_with_dns`` fixture (directly or through another
+fixture) are marked ``integration`` automatically, so ``pytest -m "not integration"`` runs
+without Asterisk.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ._dns import LoopbackDNS
 from ._instance import Asterisk
 
 ScriptWriter = Callable[[str, str], str]
@@ -27,7 +29,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "asterisk" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "asterisk" in names or "asterisk_with_dns" in names:
             item.add_marker(pytest.mark.integration)
 
 
@@ -35,6 +38,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def asterisk() -> Iterator[Asterisk]:
     """One Asterisk for the whole session, provisioned on first use, stopped at the end."""
     instance = Asterisk()
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="session")
+def loopback_dns() -> Iterator[LoopbackDNS]:
+    """A DNS server on ``127.53.0.x:53`` for the whole session (see :class:`LoopbackDNS`).
+
+    Records stay until removed: give each test its own names (and ``remove`` them after).
+    """
+    with LoopbackDNS() as dns:
+        yield dns
+
+
+@pytest.fixture(scope="session")
+def asterisk_with_dns(loopback_dns: LoopbackDNS) -> Iterator[Asterisk]:
+    """A second session Asterisk whose DNS lookups go to ``loopback_dns`` only, for
+    ``hagi://``; started when a test first asks for it, so other runs don't pay for it."""
+    instance = Asterisk(nameserver=loopback_dns.host)
     instance.start()
     try:
         yield instance
