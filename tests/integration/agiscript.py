@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from agikit.testing.asterisk import Asterisk, CallResult
 
 _PREAMBLE = """\
 #!/usr/bin/env python3
-import json, sys
+import atexit, json, os, sys
 sys.path.insert(0, "/agikit/src")
 import agikit
 from agikit import *
@@ -28,8 +29,11 @@ _recorded = {{}}
 
 def record(key, value):
     _recorded[key] = value
-    with open(_RESULTS, "w") as out:
+    with open(_RESULTS + ".tmp", "w") as out:
         json.dump(_recorded, out, default=repr)
+    os.replace(_RESULTS + ".tmp", _RESULTS)  # never a half-written file
+
+atexit.register(lambda: open(_RESULTS + ".done", "w").close())
 
 """
 
@@ -63,6 +67,11 @@ def run_script(
     originate = asterisk.originate_eagi if eagi else asterisk.originate_process_agi
     call = originate(script, args=args, far_end=far_end, variables=variables or {}, report=report)
     result = call.wait(timeout)
+    # The call can end before the script does (AGIEXITONHANGUP): wait for it to exit.
+    done = host_results.with_name(host_results.name + ".done")
+    deadline = time.monotonic() + 10
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
     recorded = json.loads(host_results.read_text()) if host_results.exists() else {}
     return ScriptRun(result, recorded)
 
