@@ -18,7 +18,8 @@ __version__ = "0.1.0.dev0"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .call import Call, SyncCall
+    from ._async_call import Call
+    from ._sync_call import SyncCall
     from .errors import (
         AGIError,
         ArgumentError,
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
     from .transports.stdio import run, serve
 
 _LAZY = {
-    "Call": "call",
-    "SyncCall": "call",
+    "Call": "_async_call",
+    "SyncCall": "_sync_call",
     "AGIError": "errors",
     "ArgumentError": "errors",
     "CommandError": "errors",

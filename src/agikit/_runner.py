@@ -1,8 +1,8 @@
 """What ``Call`` and ``SyncCall`` need from a transport: a runner (type-checking only).
 
 A runner sends one :class:`~agikit.commands.CommandRequest` and returns its typed result,
-using :func:`agikit._execute.refuse_when_dead` before sending and
-:func:`agikit._execute.complete` with the reply. It also exposes the session's
+using :func:`agikit.commands.refuse_when_dead` before sending and
+:func:`agikit.commands.complete` with the reply. It also exposes the session's
 environment and whether the channel is known to be hung up. The transports (stdio, FastAGI,
 Async AGI, the fake Asterisk) implement these structurally; nothing here exists at run time, so
 importing this module costs nothing.

@@ -1,11 +1,12 @@
 """Every AGI command of Asterisk 22, in one declarative table: the single source of truth.
 
 Each :class:`Command` holds the command's words, its typed parameters (how each Python value is
-checked and put on the wire), whether Asterisk runs it on a dead channel, how its reply becomes a
-typed result, and its documentation. The ``Call`` and ``SyncCall`` methods are generated from this
-table (``python -m agikit._codegen``), the fake Asterisk asks :func:`find_command` which commands
-run on a dead channel, and a test checks the table against ``agi show commands`` of a real
-Asterisk.
+checked and put on the wire), whether Asterisk runs it on a dead channel and how its reply becomes
+a typed result; its documentation is in :mod:`agikit._command_docs`, under the same name. The
+``Call`` and ``SyncCall`` methods are generated from the two (``python -m agikit._codegen``), the
+fake Asterisk asks :func:`find_command` which commands run on a dead channel, and a test checks the
+table against ``agi show commands`` of a real Asterisk. :func:`complete` turns a reply into the
+command's result, or its error.
 
 The order of :data:`COMMANDS` is Asterisk's own: the ``commands[]`` array of ``res/res_agi.c``,
 then ``GOSUB`` (registered by ``apps/app_stack.c``).
@@ -21,10 +22,12 @@ Conventions of the Python API (see each command for the details):
   ("no such channel", "timeout") is returned as a value, usually ``None``.
 
 Process AGI imports this module on every call, so it imports nothing beyond the interpreter's
-start-up set and agikit's own protocol core.
+start-up set and agikit's own protocol core, and it defers what a call rarely needs: a command's
+parameters are built when the command is first used (the table gives them as ``lambda: (...)``),
+the documentation is loaded when first read, and :func:`find_command`'s index when first asked.
 """
 
-from .errors import ArgumentError, ProtocolError
+from .errors import ArgumentError, CommandFailed, Hangup, InvalidCommand, ProtocolError, UsageError
 from .protocol.quoting import format_command, split_command_line, to_bytes
 from .results import (
     ChannelState,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, Generic, TypeVar
 
+    from ._command_docs import CommandDoc
     from .protocol.replies import Reply
 
     T = TypeVar("T")
@@ -64,8 +68,10 @@ __all__ = [
     "Command",
     "CommandRequest",
     "Param",
+    "complete",
     "find_command",
     "raw_request",
+    "refuse_when_dead",
 ]
 
 
@@ -92,17 +98,17 @@ class Param:
     it raises :class:`ArgumentError` naming ``label``. When an optional argument is absent but a
     later one is present, ``fill`` is sent in its place (Asterisk's arguments are positional);
     ``fill=None`` means the argument is not positional and is simply left out. A ``variadic``
-    parameter takes the rest of the positional arguments, as a tuple.
+    parameter takes the rest of the positional arguments, as a tuple. ``command`` is the
+    :class:`Command` the parameter belongs to (set by the command).
     """
 
-    __slots__ = ("annotation", "convert", "default", "doc", "fill", "label", "name", "variadic")
+    __slots__ = ("annotation", "command", "convert", "default", "fill", "label", "name", "variadic")
 
     def __init__(
         self,
         name: str,
         annotation: str,
         convert: "Converter",
-        doc: str,
         *,
         default: object = _REQUIRED,
         fill: str | None = None,
@@ -111,16 +117,23 @@ class Param:
         self.name = name
         self.annotation = annotation
         self.convert = convert
-        self.doc = doc
         self.default = default
         self.fill = fill
         self.variadic = variadic
         self.label = name  # completed by Command: "stream_file() argument 'filename'"
+        self.command: Command[Any] | None = None
 
     @property
     def required(self) -> bool:
         """True when the method has no default for this parameter."""
         return self.default is _REQUIRED and not self.variadic
+
+    @property
+    def doc(self) -> str:
+        """The parameter's documentation (from :mod:`agikit._command_docs`)."""
+        if self.command is None:
+            return ""
+        return self.command.documentation.params[self.name]
 
     def __repr__(self) -> str:
         return f"Param({self.name!r}: {self.annotation})"
@@ -131,8 +144,7 @@ class CommandRequest(_Generic["T"]):
     it on a dead channel (``dead_ok``), and ``parse``, which turns a ``200`` reply into the
     typed result. ``command`` is the table entry (``None`` for :func:`raw_request`).
 
-    Transports send ``line`` through the session and hand the reply to
-    :func:`agikit._execute.complete`.
+    Transports send ``line`` through the session and hand the reply to :func:`complete`.
     """
 
     __slots__ = ("command", "dead_ok", "line", "parse")
@@ -162,66 +174,105 @@ class Command(_Generic["T"]):
     """One AGI command: the table entry everything else is generated from.
 
     ``words`` are the command words (``("STREAM", "FILE")``); ``method`` the snake_case method
-    name; ``params`` the method's parameters in Asterisk's argument order; ``dead_ok`` whether
-    Asterisk runs it on a dead channel (the Dead column of ``agi show commands``); ``parse``
-    turns a ``200`` reply into the result typed ``returns``; ``syntax`` is Asterisk's usage line;
-    ``doc`` the method's documentation (first line: summary), ``returns_doc`` and ``raises_doc``
-    its Returns and Raises sections.
+    name; ``params`` the method's parameters in Asterisk's argument order (the table gives a
+    function that builds them, called on first use); ``dead_ok`` whether Asterisk runs it on a
+    dead channel (the Dead column of ``agi show commands``); ``parse`` turns a ``200`` reply into
+    the result, whose type ``returns`` names as the generated method declares it. ``adjust``, if
+    given, may rewrite the argument values (in parameter order) before they are converted.
+
+    The documentation is in :mod:`agikit._command_docs` under the command's constant name, and is
+    loaded on first access: ``syntax`` is Asterisk's usage line, ``doc`` the method's
+    documentation (first line: :attr:`summary`), ``returns_doc`` and ``raises_doc`` its Returns
+    and Raises sections, and each parameter's ``doc`` its entry under Args.
     """
 
     __slots__ = (
         "_adjust",
         "_fixed",
+        "_make_params",
         "_names",
+        "_params",
         "_variadic",
         "dead_ok",
-        "doc",
-        "method",
-        "params",
         "parse",
-        "raises_doc",
         "returns",
-        "returns_doc",
-        "syntax",
         "words",
     )
 
     def __init__(
         self,
         words: tuple[str, ...],
-        syntax: str,
-        params: tuple[Param, ...],
+        params: "Callable[[], tuple[Param, ...]]",
         *,
         dead_ok: bool,
         parse: "Callable[[Reply], T]",
         returns: str,
-        doc: str,
-        returns_doc: str = "",
-        raises_doc: str = "",
         adjust: "Callable[[list[Any]], None] | None" = None,
     ) -> None:
         self.words = words
-        self.method = "_".join(words).lower()
-        self.syntax = syntax
-        self.params = params
+        self._make_params = params
         self.dead_ok = dead_ok
         self.parse = parse
         self.returns = returns
-        self.doc = doc
-        self.returns_doc = returns_doc
-        self.raises_doc = raises_doc
         self._adjust = adjust
-        self._fixed = tuple(p for p in params if not p.variadic)
-        variadic = [p for p in params if p.variadic]
-        self._variadic = variadic[0] if variadic else None
-        self._names = frozenset(p.name for p in self._fixed)
-        for param in params:
-            param.label = f"{self.method}() argument {param.name!r}"
+        self._params: tuple[Param, ...] | None = None
 
     @property
     def name(self) -> str:
         """The command as Asterisk spells it: ``"STREAM FILE"``."""
         return " ".join(self.words)
+
+    @property
+    def method(self) -> str:
+        """The method's name: the words joined with ``_``, lower case (``"stream_file"``)."""
+        return "_".join(self.words).lower()
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        """The method's parameters, in Asterisk's argument order."""
+        params = self._params
+        return params if params is not None else self._build_params()
+
+    def _build_params(self) -> tuple[Param, ...]:
+        params = self._make_params()
+        method = self.method
+        for param in params:
+            param.command = self
+            param.label = f"{method}() argument {param.name!r}"
+        self._fixed = tuple(p for p in params if not p.variadic)
+        variadic = [p for p in params if p.variadic]
+        self._variadic = variadic[0] if variadic else None
+        self._names = frozenset(p.name for p in self._fixed)
+        self._params = params
+        return params
+
+    @property
+    def documentation(self) -> "CommandDoc":
+        """The command's entry in :mod:`agikit._command_docs` (imported on first access)."""
+        from . import _command_docs
+
+        entry: CommandDoc = getattr(_command_docs, self.method.upper())
+        return entry
+
+    @property
+    def syntax(self) -> str:
+        """Asterisk's usage line: ``"STREAM FILE <filename> <escape_digits> [sample_offset]"``."""
+        return self.documentation.syntax
+
+    @property
+    def doc(self) -> str:
+        """The method's documentation; the first line is the summary."""
+        return self.documentation.doc
+
+    @property
+    def returns_doc(self) -> str:
+        """The Returns section of the method's documentation (``""``: none)."""
+        return self.documentation.returns_doc
+
+    @property
+    def raises_doc(self) -> str:
+        """The Raises section of the method's documentation (``""``: none)."""
+        return self.documentation.raises_doc
 
     @property
     def summary(self) -> str:
@@ -235,6 +286,8 @@ class Command(_Generic["T"]):
         """Check and convert the arguments (as the generated method takes them) and build the
         command line. Raises :class:`ArgumentError` naming the parameter for a value Asterisk
         cannot take, ``TypeError`` for a call that does not match the parameters."""
+        if self._params is None:
+            self._build_params()
         fixed = self._fixed
         count = len(args)
         if count > len(fixed) and self._variadic is None:
@@ -560,7 +613,7 @@ def _zone_of(values: "list[Any]") -> None:
 
 # ------------------------------------------------------------------------------------------------
 # Parsers: a 200 reply -> the typed result. _Failed is a failure the caller should see as
-# CommandFailed (or Hangup); agikit._execute turns it into the error, with the command and reply.
+# CommandFailed (or Hangup); complete() turns it into the error, with the command and reply.
 # ------------------------------------------------------------------------------------------------
 
 
@@ -820,1148 +873,473 @@ def _speech_results(rest: str, reply: "Reply") -> SpeechResult:
 # ------------------------------------------------------------------------------------------------
 
 
-def _escape_digits(doc: str = 'Keys that interrupt (a str of 0-9 * # A-D); "" for none.') -> Param:
-    return Param("escape_digits", "str", _keys, doc, default="")
+def _escape_digits() -> Param:
+    return Param("escape_digits", "str", _keys, default="")
 
 
 # ------------------------------------------------------------------------------------------------
-# The table, in Asterisk's order
+# The table, in Asterisk's order. The documentation is in _command_docs.py, under the same names.
 # ------------------------------------------------------------------------------------------------
 
 ANSWER = Command(
     ("ANSWER",),
-    "ANSWER",
-    (),
+    lambda: (),
     dead_ok=False,
     parse=_parse_success,
     returns="None",
-    doc="""\
-Answer the channel (does nothing if it is already up).""",
-    raises_doc="CommandFailed: the channel could not be answered (``result=-1``).",
 )
 
 ASYNCAGI_BREAK = Command(
     ("ASYNCAGI", "BREAK"),
-    "ASYNCAGI BREAK",
-    (),
+    lambda: (),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-End an Async AGI session; the dialplan continues.
-
-Under Async AGI this ends the session (``AsyncAGIEnd``, ``AGISTATUS=SUCCESS``) and the dialplan
-continues at the next priority, or where ``set_context``/``set_extension``/``set_priority``
-point. Under process AGI and FastAGI it does nothing (just ``200 result=0``).""",
 )
 
 CHANNEL_STATUS = Command(
     ("CHANNEL", "STATUS"),
-    "CHANNEL STATUS [channelname]",
-    (
-        Param(
-            "channel",
-            "str | None",
-            _optional_name,
-            "Another channel's exact name (not a unique ID); None for this channel.",
-            default=None,
-        ),
-    ),
+    lambda: (Param("channel", "str | None", _optional_name, default=None),),
     dead_ok=False,
     parse=_parse_channel_status,
     returns="ChannelState | None",
-    doc="""\
-The state of this channel or of another one, by name.
-
-The name is looked up exactly in Asterisk's channel snapshot cache, so unlike ``hangup`` and
-``get_full_variable`` a unique ID does not work here (it reads as an unknown channel).""",
-    returns_doc="The :class:`~agikit.results.ChannelState` (an int: ``ChannelState.UP`` is 6), "
-    "or None when no channel has that name.",
 )
 
 DATABASE_DEL = Command(
     ("DATABASE", "DEL"),
-    "DATABASE DEL <family> <key>",
-    (
-        Param("family", "str", _name, "The AstDB family."),
-        Param("key", "str", _name, "The key within the family."),
-    ),
+    lambda: (Param("family", "str", _name), Param("key", "str", _name)),
     dead_ok=True,
     parse=_parse_database_write,
     returns="None",
-    doc="""\
-Delete one key from the Asterisk database (AstDB).
-
-Asterisk reports success even when the key did not exist, so this cannot tell whether anything
-was deleted; use ``database_get`` first if that matters. Works on a dead channel.""",
-    raises_doc="CommandFailed: the database reported an error (``result=0``).",
 )
 
 DATABASE_DELTREE = Command(
     ("DATABASE", "DELTREE"),
-    "DATABASE DELTREE <family> [keytree]",
-    (
-        Param("family", "str", _name, "The AstDB family."),
-        Param(
-            "keytree",
-            "str | None",
-            _optional_text,
-            "Delete only the keys under this prefix; None for the whole family.",
-            default=None,
-        ),
+    lambda: (
+        Param("family", "str", _name),
+        Param("keytree", "str | None", _optional_text, default=None),
     ),
     dead_ok=True,
     parse=_parse_database_deltree,
     returns="bool",
-    doc="""\
-Delete a whole family, or the keys under a prefix, from the Asterisk database.
-
-Asterisk's result is the opposite of its documentation: it sends ``result=0`` when at least one
-entry was deleted and ``result=1`` when nothing was (or on a database error). This method
-returns what actually happened. Works on a dead channel.""",
-    returns_doc="True if at least one entry was deleted, False if nothing was (or the database "
-    "reported an error).",
 )
 
 DATABASE_GET = Command(
     ("DATABASE", "GET"),
-    "DATABASE GET <family> <key>",
-    (
-        Param("family", "str", _name, "The AstDB family."),
-        Param("key", "str", _name, "The key within the family."),
-    ),
+    lambda: (Param("family", "str", _name), Param("key", "str", _name)),
     dead_ok=True,
     parse=_parse_value,
     returns="str | None",
-    doc="""\
-Read a value from the Asterisk database (AstDB).
-
-The value comes back exactly as stored (spaces and parentheses included); there is no length
-limit. Works on a dead channel. Over Async AGI, replies longer than about 1 KB are split by
-Asterisk (see the Async AGI notes).""",
-    returns_doc='The value (``""`` for an empty one), or None when the key does not exist.',
 )
 
 DATABASE_PUT = Command(
     ("DATABASE", "PUT"),
-    "DATABASE PUT <family> <key> <value>",
-    (
-        Param("family", "str", _name, "The AstDB family."),
-        Param("key", "str", _name, "The key within the family."),
-        Param("value", "str | int | float", _value, "The value; numbers are sent as str()."),
+    lambda: (
+        Param("family", "str", _name),
+        Param("key", "str", _name),
+        Param("value", "str | int | float", _value),
     ),
     dead_ok=True,
     parse=_parse_database_write,
     returns="None",
-    doc="""\
-Store a value in the Asterisk database (AstDB), replacing any previous one.
-
-Works on a dead channel, so cleanup code can record the outcome of a call.""",
-    raises_doc="CommandFailed: the database reported an error (``result=0``).",
 )
 
 EXEC = Command(
     ("EXEC",),
-    "EXEC <application> [options]",
-    (
-        Param("application", "str", _name, 'The dialplan application, e.g. ``"Dial"``.'),
-        Param(
-            "options",
-            "str",
-            _joined,
-            "The application's arguments, joined with commas into the one options word "
-            "Asterisk passes on (a single pre-joined string works too).",
-            variadic=True,
-        ),
-    ),
+    lambda: (Param("application", "str", _name), Param("options", "str", _joined, variadic=True)),
     dead_ok=True,
     parse=_parse_exec,
     returns="int",
-    doc="""\
-Run a dialplan application, e.g. ``exec("Dial", "PJSIP/bob", "30", "tT")``.
-
-Asterisk passes exactly one options word to the application, which splits it on commas as the
-dialplan does; the arguments given here are joined with commas into that word. The options are
-not variable-substituted unless the channel variable ``AGIEXECFULL`` is true.
-
-It runs on a dead channel too (the application then runs against the hung-up channel). Caveats
-from Asterisk's code: an application that returns 1 makes Asterisk send a 520 usage block after
-the reply, which puts the command stream out of step; one that returns 2 counts as a failure;
-one that returns 3 ends an Async AGI session. The standard applications return 0 or -1.""",
-    returns_doc="The application's return value: 0 normally, -1 when it asks to end the call "
-    "(e.g. ``Dial`` after the caller hung up, or ``Hangup``).",
-    raises_doc="CommandFailed: no application by that name (``result=-2``).",
 )
 
 GET_DATA = Command(
     ("GET", "DATA"),
-    "GET DATA <file> [timeout] [maxdigits]",
-    (
-        Param("file", "str", _text, 'The prompt to play; "" for none.'),
-        Param(
-            "timeout",
-            "float | None",
-            _timeout_optional,
-            "Seconds to wait for each digit; None (or 0) keeps Asterisk's default of 6 s for "
-            "the first digit and 2 s between digits; inf waits (practically) forever.",
-            default=None,
-            fill="0",
-        ),
-        Param(
-            "max_digits",
-            "int | None",
-            _optional(_integer(1, 1024)),
-            "Stop after this many digits (1-1024); None for Asterisk's limit of 1024.",
-            default=None,
-        ),
+    lambda: (
+        Param("file", "str", _text),
+        Param("timeout", "float | None", _timeout_optional, default=None, fill="0"),
+        Param("max_digits", "int | None", _optional(_integer(1, 1024)), default=None),
     ),
     dead_ok=False,
     parse=_parse_get_data,
     returns="DigitsResult",
-    doc="""\
-Play a prompt and collect digits until ``#``, ``max_digits`` or a timeout.
-
-Any key interrupts the prompt and counts as the first digit. ``#`` ends input and is not part of
-the digits; pressed first, it gives an empty string. Unlike the dialplan's ``Read()``, several
-prompts joined with ``&`` are not supported.""",
-    returns_doc="A :class:`~agikit.results.DigitsResult`: ``digits`` (possibly empty) and "
-    "``timed_out``.",
-    raises_doc="CommandFailed: the prompt could not be played (``result=-1``; missing file).",
 )
 
 GET_FULL_VARIABLE = Command(
     ("GET", "FULL", "VARIABLE"),
-    "GET FULL VARIABLE <expression> [channelname]",
-    (
-        Param(
-            "expression",
-            "str",
-            _text,
-            'Dialplan text to expand, e.g. ``"${CALLERID(num)}-${EXTEN}"``.',
-        ),
-        Param(
-            "channel",
-            "str | None",
-            _optional_name,
-            "Evaluate on this channel (name or unique ID); None for this channel.",
-            default=None,
-        ),
+    lambda: (
+        Param("expression", "str", _text),
+        Param("channel", "str | None", _optional_name, default=None),
     ),
     dead_ok=True,
     parse=_parse_value,
     returns="str | None",
-    doc="""\
-Expand dialplan text (``${VAR}``, ``${FUNC(args)}``) as the dialplan would.
-
-Variables must be written as ``${...}``: a bare name is returned as it is. There is no length
-limit (unlike ``get_variable``). Works on a dead channel.""",
-    returns_doc='The expanded text (``""`` when it expands to nothing), or None when '
-    "``channel`` does not exist.",
 )
 
 GET_OPTION = Command(
     ("GET", "OPTION"),
-    "GET OPTION <filename> <escape_digits> [timeout]",
-    (
-        Param("filename", "str", _text, "The file to play, without extension."),
+    lambda: (
+        Param("filename", "str", _text),
         _escape_digits(),
-        Param(
-            "timeout",
-            "float | None",
-            _timeout_optional,
-            "Seconds to wait for a key after the prompt; None uses the PBX digit timeout "
-            "(``TIMEOUT(digit)``, 5 s by default); 0 does not wait; inf waits forever.",
-            default=None,
-        ),
+        Param("timeout", "float | None", _timeout_optional, default=None),
     ),
     dead_ok=False,
     parse=_parse_playback,
     returns="PlaybackResult",
-    doc="""\
-Play a file like ``stream_file``, then wait for one of the escape digits.
-
-During the wait after the prompt, a key that is not an escape digit (or a hangup) ends the wait
-with no digit.""",
-    returns_doc="A :class:`~agikit.results.PlaybackResult`: the escape digit pressed (None if "
-    "none) and ``endpos`` in samples.",
-    raises_doc="CommandFailed: the file does not exist, or the channel hung up during the "
-    "prompt (``result=-1``).",
 )
 
 GET_VARIABLE = Command(
     ("GET", "VARIABLE"),
-    "GET VARIABLE <variablename>",
-    (
-        Param(
-            "name",
-            "str",
-            _name,
-            "A variable (also globals and built-ins such as ``UNIQUEID``), or a function read "
-            'such as ``"CALLERID(num)"``.',
-        ),
-    ),
+    lambda: (Param("name", "str", _name),),
     dead_ok=True,
     parse=_parse_value,
     returns="str | None",
-    doc="""\
-Read a channel variable, or a dialplan function when the name ends with ``)``.
-
-Asterisk cuts the value at 1023 bytes; use ``get_full_variable("${NAME}")`` for longer values.
-Works on a dead channel (e.g. ``DIALSTATUS`` in cleanup code).""",
-    returns_doc='The value (``""`` when set but empty), or None when the variable is not '
-    "set or the function failed.",
 )
 
 HANGUP = Command(
     ("HANGUP",),
-    "HANGUP [channelname]",
-    (
-        Param(
-            "channel",
-            "str | None",
-            _optional_name,
-            "Another channel, by name or unique ID; None hangs up this channel.",
-            default=None,
-        ),
-    ),
+    lambda: (Param("channel", "str | None", _optional_name, default=None),),
     dead_ok=False,
     parse=_parse_hangup,
     returns="bool",
-    doc="""\
-Hang up this channel, or another one.
-
-Hanging up this channel is followed by the hangup notification (SIGHUP, or the ``HANGUP`` line
-over FastAGI): from then on only the commands allowed on a dead channel work.""",
-    returns_doc="True when the channel was hung up, False when no channel has that name.",
 )
 
 NOOP = Command(
     ("NOOP",),
-    "NOOP [anything]",
-    (
-        Param(
-            "text",
-            "str | None",
-            _optional_text,
-            "Ignored by Asterisk, but visible with ``agi set debug on``: a marker in the log.",
-            default=None,
-        ),
-    ),
+    lambda: (Param("text", "str | None", _optional_text, default=None),),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Do nothing: a round trip to Asterisk.
-
-Useful as a ping, and to learn of a hangup: it works on a dead channel, and any pending hangup
-notification arrives before its reply.""",
 )
 
 RECEIVE_CHAR = Command(
     ("RECEIVE", "CHAR"),
-    "RECEIVE CHAR <timeout>",
-    (
-        Param(
-            "timeout",
-            "float | None",
-            _timeout_forever,
-            "Seconds to wait; 0 returns at once (not 'forever', whatever Asterisk's "
-            "documentation says); None waits forever.",
-        ),
-    ),
+    lambda: (Param("timeout", "float | None", _timeout_forever),),
     dead_ok=False,
     parse=_parse_receive_char,
     returns="str | None",
-    doc="""\
-Receive the first character of a text message, on channels that carry text.
-
-Asterisk answers ``result=-1 (hangup)`` alike for a timeout, a channel that cannot carry text,
-and a real hangup, and counts it as a command failure (``AGISTATUS=FAILURE``; under Async AGI it
-ends the session). This method returns None for all three: a real hangup shows up on the next
-command. Text that arrives while no RECEIVE command runs is lost.""",
-    returns_doc="The character (the first byte of the message; a byte that is not ASCII comes "
-    "back as a lone surrogate, like undecodable text elsewhere), or None: timeout, no text "
-    "support, or hangup.",
 )
 
 RECEIVE_TEXT = Command(
     ("RECEIVE", "TEXT"),
-    "RECEIVE TEXT <timeout>",
-    (
-        Param(
-            "timeout",
-            "float | None",
-            _timeout_forever,
-            "Seconds to wait; 0 returns at once (not 'forever', whatever Asterisk's "
-            "documentation says); None waits forever.",
-        ),
-    ),
+    lambda: (Param("timeout", "float | None", _timeout_forever),),
     dead_ok=False,
     parse=_parse_value,
     returns="str | None",
-    doc="""\
-Receive a text message, on channels that carry text.
-
-Text that arrives while no RECEIVE command runs is lost. A newline inside the text would break
-the reply line (Asterisk does not escape it).""",
-    returns_doc="The text, or None: timeout, no text support, or hangup.",
 )
 
 RECORD_FILE = Command(
     ("RECORD", "FILE"),
-    "RECORD FILE <filename> <format> <escape_digits> <timeout> [offset_samples] [BEEP] "
-    "[s=<silence>]",
-    (
-        Param(
-            "filename",
-            "str",
-            _name,
-            "Path without extension; use an absolute path (a relative one goes under "
-            "Asterisk's sounds directory).",
-        ),
-        Param(
-            "format",
-            "str",
-            _name,
-            'File format / extension: ``"wav"``, ``"gsm"``, ``"ulaw"``, ``"wav16"`` ...',
-        ),
-        _escape_digits('Keys that stop the recording (0-9 * # A-D); "" for none.'),
-        Param(
-            "timeout",
-            "float | None",
-            _timeout_forever,
-            "Longest recording in seconds; None (or inf) for no limit.",
-            default=None,
-        ),
+    lambda: (
+        Param("filename", "str", _name),
+        Param("format", "str", _name),
+        _escape_digits(),
+        Param("timeout", "float | None", _timeout_forever, default=None),
         Param(
             "offset",
             "int | None",
             _optional(_integer(0, _INT64_MAX, "a number of samples")),
-            "Start at this sample offset; a non-zero offset appends to an existing file.",
             default=None,
             fill="0",
         ),
-        Param("beep", "bool", _beep, "Play a beep before recording.", default=False),
-        Param(
-            "silence",
-            "float | None",
-            _silence,
-            "Stop after this many whole seconds of silence; None for no silence detection.",
-            default=None,
-        ),
+        Param("beep", "bool", _beep, default=False),
+        Param("silence", "float | None", _silence, default=None),
     ),
     dead_ok=False,
     parse=_parse_record_file,
     returns="RecordResult",
-    doc="""\
-Record the caller to a file, until an escape digit, the time limit, silence or hangup.
-
-The optional arguments are always sent in the one form Asterisk cannot misread (its reading of
-arguments 5 to 7 is a guessing game: a non-number 5th argument means "beep", any 6th argument
-not starting with ``s=`` means "beep", and the silence setting is the first argument containing
-a lowercase ``s``): ``offset`` as a number (0 when absent) before ``BEEP`` and ``s=<seconds>``.
-
-The beep can be interrupted by an escape digit, which cancels the recording. When silence ends
-the recording, the trailing silence (minus one second) is trimmed. With ``transmit_silence`` in
-asterisk.conf, Asterisk sends silence to the caller while recording. A new command line does not
-interrupt the recording, and no EAGI audio flows during it.""",
-    returns_doc='A :class:`~agikit.results.RecordResult`: ``outcome`` (``"timeout"``, '
-    '``"dtmf"``, ``"hangup"`` or ``"randomerror"`` for a beep interrupted by a key), the '
-    "``digit`` that stopped it, and ``endpos``, the length recorded in samples. A hangup while "
-    "recording is a result, not an error: the recording is kept.",
-    raises_doc="CommandFailed: the file could not be created (``(writefile)``: missing "
-    "directory, unknown format), the beep could not be played or the channel hung up during "
-    "it, waiting for audio failed, or silence detection could not be set up.",
-)
-
-_SAY_RETURNS = "The escape digit pressed, or None when it finished."
-_SAY_RAISES = "CommandFailed: an error, or the channel hung up (``result=-1``)."
-_SAY_NOT_INTERRUPTED = (
-    "Under process AGI and FastAGI a new command line does not interrupt it (only under EAGI)."
 )
 
 SAY_ALPHA = Command(
     ("SAY", "ALPHA"),
-    "SAY ALPHA <string> <escape_digits> [case]",
-    (
-        Param("text", "str", _text, "The characters to spell."),
+    lambda: (
+        Param("text", "str", _text),
         _escape_digits(),
-        Param(
-            "case",
-            "str | None",
-            _say_case,
-            'Announce letter case: ``"all"`` letters, only ``"lower"`` or ``"upper"`` '
-            'case ones, or ``"none"``; None for Asterisk\'s default (none).',
-            default=None,
-        ),
+        Param("case", "str | None", _say_case, default=None),
     ),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
-    doc=f"""\
-Spell a string character by character, in the channel's language.
-
-``case`` is an argument Asterisk's code reads but its documentation does not mention (it looks
-at the first letter only). {_SAY_NOT_INTERRUPTED}""",
-    returns_doc=_SAY_RETURNS,
-    raises_doc=_SAY_RAISES,
 )
 
 SAY_DIGITS = Command(
     ("SAY", "DIGITS"),
-    "SAY DIGITS <digits> <escape_digits>",
-    (
-        Param(
-            "digits",
-            "str | int",
-            _say_digits,
-            'The digits to say; it must start with a number (``"12*3"`` works, ``"*12"`` '
-            "does not: Asterisk checks the start with ``%d``).",
-        ),
-        _escape_digits(),
-    ),
+    lambda: (Param("digits", "str | int", _say_digits), _escape_digits()),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
-    doc=f"""\
-Say a string of digits one at a time, in the channel's language.
-
-{_SAY_NOT_INTERRUPTED}""",
-    returns_doc=_SAY_RETURNS,
-    raises_doc=_SAY_RAISES,
 )
 
 SAY_NUMBER = Command(
     ("SAY", "NUMBER"),
-    "SAY NUMBER <number> <escape_digits> [gender]",
-    (
-        Param("number", "int", _integer(_INT32_MIN, _INT32_MAX), "The number (32-bit)."),
+    lambda: (
+        Param("number", "int", _integer(_INT32_MIN, _INT32_MAX)),
         _escape_digits(),
-        Param(
-            "gender",
-            "str | None",
-            _optional_name,
-            'Language-specific gender or case, e.g. ``"f"``, ``"m"``, ``"n"``, ``"c"``.',
-            default=None,
-        ),
+        Param("gender", "str | None", _optional_name, default=None),
     ),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
-    doc=f"""\
-Say a number ("forty-two"), in the channel's language.
-
-{_SAY_NOT_INTERRUPTED}""",
-    returns_doc=_SAY_RETURNS,
-    raises_doc=_SAY_RAISES,
 )
 
 SAY_PHONETIC = Command(
     ("SAY", "PHONETIC"),
-    "SAY PHONETIC <string> <escape_digits>",
-    (
-        Param("text", "str", _text, "The characters to spell."),
-        _escape_digits(),
-    ),
+    lambda: (Param("text", "str", _text), _escape_digits()),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
-    doc=f"""\
-Spell a string with the phonetic alphabet ("alfa bravo").
-
-{_SAY_NOT_INTERRUPTED}""",
-    returns_doc=_SAY_RETURNS,
-    raises_doc=_SAY_RAISES,
 )
-
-_WHEN_32_DOC = "Unix time (int, 32-bit) or an aware datetime; said in the system's time zone."
 
 SAY_DATE = Command(
     ("SAY", "DATE"),
-    "SAY DATE <epoch> <escape_digits>",
-    (
-        Param("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX), _WHEN_32_DOC),
-        _escape_digits(),
-    ),
+    lambda: (Param("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX)), _escape_digits()),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
-    doc="""\
-Say the date of a point in time (weekday, month, day), in the channel's language.
-
-Not interrupted by a new command line. Use ``say_datetime`` for another time zone or format.""",
-    returns_doc=_SAY_RETURNS,
-    raises_doc=_SAY_RAISES,
 )
 
 SAY_TIME = Command(
     ("SAY", "TIME"),
-    "SAY TIME <epoch> <escape_digits>",
-    (
-        Param("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX), _WHEN_32_DOC),
-        _escape_digits(),
-    ),
+    lambda: (Param("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX)), _escape_digits()),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
-    doc="""\
-Say the time of day of a point in time, in the channel's language.
-
-Not interrupted by a new command line. Use ``say_datetime`` for another time zone or format.""",
-    returns_doc=_SAY_RETURNS,
-    raises_doc=_SAY_RAISES,
 )
 
 SAY_DATETIME = Command(
     ("SAY", "DATETIME"),
-    "SAY DATETIME <epoch> <escape_digits> [format] [timezone]",
-    (
-        Param(
-            "when",
-            "int | datetime",
-            _epoch(_INT64_MIN, _INT64_MAX),
-            "Unix time (int, 64-bit) or an aware datetime.",
-        ),
+    lambda: (
+        Param("when", "int | datetime", _epoch(_INT64_MIN, _INT64_MAX)),
         _escape_digits(),
         Param(
-            "format",
-            "str | None",
-            _optional_text,
-            "A ``SayUnixTime``/voicemail.conf format such as ``\"ABdY 'digits/at' IMp\"``; "
-            "None for Asterisk's default for the channel language.",
-            default=None,
-            fill=SAY_DATETIME_DEFAULT_FORMAT,
+            "format", "str | None", _optional_text, default=None, fill=SAY_DATETIME_DEFAULT_FORMAT
         ),
-        Param(
-            "timezone",
-            "str | None",
-            _optional_text,
-            'A zoneinfo name such as ``"Europe/Berlin"``; None for the zone of ``when`` when '
-            "it is a datetime with a named zone (``ZoneInfo``, UTC), else the system zone.",
-            default=None,
-        ),
+        Param("timezone", "str | None", _optional_text, default=None),
     ),
     dead_ok=False,
-    adjust=_zone_of,
     parse=_parse_key,
     returns="str | None",
-    doc="""\
-Say a point in time in a given format and time zone, in the channel's language.
-
-Asterisk's default format is ``ABdY 'digits/at' IMp`` (``A dBY HMS`` for language ``de``). When a
-time zone is sent without a format, Asterisk needs a format word before it: the general default
-``ABdY 'digits/at' IMp`` is sent, so pass ``format`` yourself on ``de`` channels. An unknown zone
-is not an error (Asterisk falls back to UTC). Not interrupted by a new command line.""",
-    returns_doc=_SAY_RETURNS,
-    raises_doc=_SAY_RAISES,
+    adjust=_zone_of,
 )
 
 SEND_IMAGE = Command(
     ("SEND", "IMAGE"),
-    "SEND IMAGE <image>",
-    (Param("image", "str", _name, "The image file, without extension."),),
+    lambda: (Param("image", "str", _name),),
     dead_ok=False,
     parse=_parse_success,
     returns="None",
-    doc="""\
-Send an image, on channels that support images.
-
-Asterisk reports success whenever the channel is still up, whether or not the channel could
-show the image.""",
-    raises_doc="CommandFailed: the channel hung up (``result=-1``).",
 )
 
 SEND_TEXT = Command(
     ("SEND", "TEXT"),
-    "SEND TEXT <text>",
-    (Param("text", "str", _text, "The text; an empty string sends nothing."),),
+    lambda: (Param("text", "str", _text),),
     dead_ok=False,
     parse=_parse_success,
     returns="None",
-    doc="""\
-Send a text message, on channels that carry text.
-
-Asterisk's documentation says unsupported channels answer 0; in fact they answer -1, which
-counts as a failure (``AGISTATUS=FAILURE``; under Async AGI it ends the session).""",
-    raises_doc="CommandFailed: the channel cannot carry text, or it hung up (``result=-1``).",
 )
 
 SET_AUTOHANGUP = Command(
     ("SET", "AUTOHANGUP"),
-    "SET AUTOHANGUP <seconds>",
-    (
-        Param(
-            "seconds",
-            "float | None",
-            _autohangup,
-            "Hang up this many seconds from now (fractions allowed); None or 0 cancels.",
-        ),
-    ),
+    lambda: (Param("seconds", "float | None", _autohangup),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Hang the channel up automatically after a time.
-
-When the time comes the channel is hung up like any other hangup: the AGI gets the hangup
-notification, and commands that need a live channel fail from then on.""",
 )
 
 SET_CALLERID = Command(
     ("SET", "CALLERID"),
-    "SET CALLERID <callerid>",
-    (
-        Param(
-            "callerid",
-            "str",
-            _text,
-            '``\'"Name" <number>\'``, ``"Name <number>"`` or a bare number.',
-        ),
-    ),
+    lambda: (Param("callerid", "str", _text),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Set the caller ID name and number of this channel.
-
-Both are set: a part that is missing becomes empty. The number is normalised by Asterisk
-(``ast_shrink_phone_number``: spaces, dashes and parentheses are removed).""",
 )
 
 SET_CONTEXT = Command(
     ("SET", "CONTEXT"),
-    "SET CONTEXT <context>",
-    (Param("context", "str", _name, "The dialplan context."),),
+    lambda: (Param("context", "str", _name),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Set the dialplan context to continue in when the AGI ends.
-
-Not checked by Asterisk. Without ``set_priority`` the dialplan continues at the current priority
-plus one.""",
 )
 
 SET_EXTENSION = Command(
     ("SET", "EXTENSION"),
-    "SET EXTENSION <extension>",
-    (Param("extension", "str", _name, "The extension."),),
+    lambda: (Param("extension", "str", _name),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Set the extension to continue at when the AGI ends.
-
-Not checked by Asterisk. Without ``set_priority`` the dialplan continues at the current priority
-plus one.""",
 )
 
 SET_MUSIC = Command(
     ("SET", "MUSIC"),
-    "SET MUSIC <on|off> [class]",
-    (
-        Param("on", "bool", _on_off, "True starts music on hold, False stops it."),
-        Param(
-            "music_class",
-            "str | None",
-            _optional_name,
-            "The music-on-hold class; None for ``default``. Only used when starting.",
-            default=None,
-        ),
+    lambda: (
+        Param("on", "bool", _on_off),
+        Param("music_class", "str | None", _optional_name, default=None),
     ),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Start or stop music on hold on the channel.
-
-Asterisk always answers success, even when ``res_musiconhold`` is not loaded. Playing a file
-stops the music, and it is not restarted afterwards.""",
 )
 
 SET_PRIORITY = Command(
     ("SET", "PRIORITY"),
-    "SET PRIORITY <priority|label>",
-    (
-        Param(
-            "priority",
-            "int | str",
-            _priority,
-            "A priority number, or a label in the current context and extension.",
-        ),
-    ),
+    lambda: (Param("priority", "int | str", _priority),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Set the priority to continue at when the AGI ends.
-
-The dialplan resumes at exactly this priority (unlike ``set_context``/``set_extension`` alone,
-which resume at the current priority plus one).""",
-    raises_doc="UsageError: the label does not exist in the current context and extension.",
 )
 
 SET_VARIABLE = Command(
     ("SET", "VARIABLE"),
-    "SET VARIABLE <name> <value>",
-    (
-        Param(
-            "name",
-            "str",
-            _name,
-            "The variable (``_NAME``/``__NAME`` for inheritance) or a function to write, such "
-            'as ``"CALLERID(name)"``.',
-        ),
-        Param("value", "str | int | float", _value, "The value; numbers are sent as str()."),
-    ),
+    lambda: (Param("name", "str", _name), Param("value", "str | int | float", _value)),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Set a channel variable, or write a dialplan function.
-
-Any value round-trips exactly through ``get_variable`` (up to 1023 bytes) or
-``get_full_variable``, except CR, LF and NUL, which AGI cannot carry. Works on a dead channel.""",
 )
 
 STREAM_FILE = Command(
     ("STREAM", "FILE"),
-    "STREAM FILE <filename> <escape_digits> [sample_offset]",
-    (
-        Param(
-            "filename",
-            "str",
-            _text,
-            "The file to play, without extension (absolute, or relative to the sounds "
-            "directory; the channel language picks the variant).",
-        ),
+    lambda: (
+        Param("filename", "str", _text),
         _escape_digits(),
         Param(
             "sample_offset",
             "int | None",
             _optional(_integer(0, _INT64_MAX, "a number of samples")),
-            "Start this many samples into the file (8000 per second for 8 kHz files).",
             default=None,
         ),
     ),
     dead_ok=False,
     parse=_parse_playback,
     returns="PlaybackResult",
-    doc="""\
-Play a file; an escape digit stops it.
-
-Keys that are not escape digits are ignored. Music on hold is stopped (and not restarted). Sets
-``PLAYBACKSTATUS`` to ``SUCCESS``, or ``FAILED`` for anything else, a digit included (left
-unchanged when the file does not exist). A video file of the same name is played too.""",
-    returns_doc="A :class:`~agikit.results.PlaybackResult`: the escape digit pressed (None if "
-    "played to the end) and ``endpos``, the position reached in samples.",
-    raises_doc="CommandFailed: the file does not exist, or the channel hung up (``result=-1``).",
 )
 
 CONTROL_STREAM_FILE = Command(
     ("CONTROL", "STREAM", "FILE"),
-    "CONTROL STREAM FILE <filename> <escape_digits> [skipms] [ffchar] [rewchr] [pausechr] "
-    "[offsetms]",
-    (
-        Param("filename", "str", _text, "The file to play, without extension."),
-        _escape_digits('Keys that stop playback (0-9 * # A-D); "" for none.'),
-        Param(
-            "skip",
-            "float | None",
-            _skip,
-            "Seconds to skip forward or back per key press; None for 3 s.",
-            default=None,
-            fill="3000",
-        ),
-        Param(
-            "forward",
-            "str | None",
-            _optional_keys,
-            "Fast-forward key(s); None for ``#``.",
-            default=None,
-            fill="",
-        ),
-        Param(
-            "rewind",
-            "str | None",
-            _optional_keys,
-            "Rewind key(s); None for ``*``.",
-            default=None,
-            fill="",
-        ),
-        Param(
-            "pause",
-            "str | None",
-            _optional_keys,
-            "Pause/resume key(s); None for none.",
-            default=None,
-            fill="",
-        ),
-        Param(
-            "offset",
-            "float | None",
-            _offset_ms,
-            "Start this many seconds into the file; negative counts back from the end.",
-            default=None,
-        ),
+    lambda: (
+        Param("filename", "str", _text),
+        _escape_digits(),
+        Param("skip", "float | None", _skip, default=None, fill="3000"),
+        Param("forward", "str | None", _optional_keys, default=None, fill=""),
+        Param("rewind", "str | None", _optional_keys, default=None, fill=""),
+        Param("pause", "str | None", _optional_keys, default=None, fill=""),
+        Param("offset", "float | None", _offset_ms, default=None),
     ),
     dead_ok=False,
     parse=_parse_control_stream_file,
     returns="ControlPlaybackResult",
-    doc="""\
-Play a file the caller can fast-forward, rewind, pause and stop with keys.
-
-Sets ``CPLAYBACKSTATUS`` (``SUCCESS``, ``USERSTOPPED``, ``REMOTESTOPPED`` or ``ERROR``),
-``CPLAYBACKOFFSET`` (the same position as ``endpos_ms``) and ``CPLAYBACKSTOPKEY``. Not
-interrupted by a new command line, and no EAGI audio flows while it plays.""",
-    returns_doc="A :class:`~agikit.results.ControlPlaybackResult`: the stop key pressed (None "
-    "if none) and ``endpos_ms``, where playback stopped in milliseconds (None at the end of the "
-    "file; Asterisk computes it for 8 kHz files).",
-    raises_doc="CommandFailed: the file does not exist, an error, or the channel hung up "
-    "(``result=-1``).",
 )
 
 TDD_MODE = Command(
     ("TDD", "MODE"),
-    "TDD MODE <on|off|tdd|mate>",
-    (
-        Param(
-            "mode",
-            "bool | str",
-            _tdd_mode,
-            'True or ``"on"``/``"tdd"`` to enable, False or ``"off"`` to disable, '
-            '``"mate"`` for TDD mate mode.',
-        ),
-    ),
+    lambda: (Param("mode", "bool | str", _tdd_mode),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Switch TDD (telecommunications device for the deaf) mode on the channel.
-
-Only channels with a TDD option (such as DAHDI) accept it.""",
-    returns_doc="True if the channel accepted the mode, False if it has no TDD support.",
 )
 
 VERBOSE = Command(
     ("VERBOSE",),
-    "VERBOSE <message> [level]",
-    (
-        Param("message", "str", _text, "The message (spaces and all: it is sent quoted)."),
-        Param(
-            "level",
-            "int | None",
-            _optional(_integer(0, _INT32_MAX)),
-            "Verbosity level needed to show it; None for 0 (always shown).",
-            default=None,
-        ),
+    lambda: (
+        Param("message", "str", _text),
+        Param("level", "int | None", _optional(_integer(0, _INT32_MAX)), default=None),
     ),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
-    doc="""\
-Log a message to Asterisk's verbose log, prefixed with the AGI's application data.
-
-Works on a dead channel.""",
 )
 
 WAIT_FOR_DIGIT = Command(
     ("WAIT", "FOR", "DIGIT"),
-    "WAIT FOR DIGIT <timeout>",
-    (
-        Param(
-            "timeout",
-            "float | None",
-            _timeout_forever,
-            "Seconds to wait; 0 returns at once; None (or inf, or a negative number) waits "
-            "forever.",
-        ),
-    ),
+    lambda: (Param("timeout", "float | None", _timeout_forever),),
     dead_ok=False,
     parse=_parse_wait_for_digit,
     returns="str | None",
-    doc="""\
-Wait for the caller to press a key; any key counts.
-
-EAGI audio keeps flowing while it waits. DTMF pressed while no command runs is lost, so keep a
-command like this one running when you expect input.""",
-    returns_doc="The key pressed, None on timeout, or a :class:`~agikit.results.StreamControl` "
-    "word when a stream-control frame (AMI ``ControlPlayback``) arrived.",
-    raises_doc="CommandFailed: the channel hung up (``result=-1``). ProtocolError: Asterisk "
-    "answered ``result=1``, meaning another command line arrived while it waited.",
 )
-
-_SPEECH_FLAG = "True on success, False on failure or when there is no speech object."
 
 SPEECH_CREATE = Command(
     ("SPEECH", "CREATE"),
-    "SPEECH CREATE [engine]",
-    (
-        Param(
-            "engine",
-            "str | None",
-            _optional_text,
-            "The speech engine; None for the default engine.",
-            default=None,
-        ),
-    ),
+    lambda: (Param("engine", "str | None", _optional_text, default=None),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Create the speech recognition object of this AGI session.
-
-The other SPEECH commands use it. There is one per session; it is destroyed when the session
-ends.""",
-    returns_doc="True when created; False when the engine does not exist (or no engine is "
-    "loaded) or a speech object already exists in this session.",
 )
 
 SPEECH_SET = Command(
     ("SPEECH", "SET"),
-    "SPEECH SET <name> <value>",
-    (
-        Param("name", "str", _name, "The engine setting."),
-        Param("value", "str | int | float", _value, "Its value; numbers are sent as str()."),
-    ),
+    lambda: (Param("name", "str", _name), Param("value", "str | int | float", _value)),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Change a setting of the speech engine.""",
-    returns_doc=_SPEECH_FLAG,
 )
 
 SPEECH_DESTROY = Command(
     ("SPEECH", "DESTROY"),
-    "SPEECH DESTROY",
-    (),
+    lambda: (),
     dead_ok=True,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Destroy the speech object of this session. Works on a dead channel.""",
-    returns_doc="True when destroyed, False when there was none.",
 )
 
 SPEECH_LOAD_GRAMMAR = Command(
     ("SPEECH", "LOAD", "GRAMMAR"),
-    "SPEECH LOAD GRAMMAR <name> <path>",
-    (
-        Param("name", "str", _name, "The name to load the grammar under."),
-        Param("path", "str", _name, "The grammar file."),
-    ),
+    lambda: (Param("name", "str", _name), Param("path", "str", _name)),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Load a grammar into the speech engine.""",
-    returns_doc=_SPEECH_FLAG,
 )
 
 SPEECH_UNLOAD_GRAMMAR = Command(
     ("SPEECH", "UNLOAD", "GRAMMAR"),
-    "SPEECH UNLOAD GRAMMAR <name>",
-    (Param("name", "str", _name, "The grammar's name."),),
+    lambda: (Param("name", "str", _name),),
     dead_ok=True,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Unload a grammar from the speech engine. Works on a dead channel.""",
-    returns_doc=_SPEECH_FLAG,
 )
 
 SPEECH_ACTIVATE_GRAMMAR = Command(
     ("SPEECH", "ACTIVATE", "GRAMMAR"),
-    "SPEECH ACTIVATE GRAMMAR <name>",
-    (Param("name", "str", _name, "The grammar's name."),),
+    lambda: (Param("name", "str", _name),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Activate a loaded grammar for recognition.""",
-    returns_doc=_SPEECH_FLAG,
 )
 
 SPEECH_DEACTIVATE_GRAMMAR = Command(
     ("SPEECH", "DEACTIVATE", "GRAMMAR"),
-    "SPEECH DEACTIVATE GRAMMAR <name>",
-    (Param("name", "str", _name, "The grammar's name."),),
+    lambda: (Param("name", "str", _name),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
-    doc="""\
-Deactivate a grammar.""",
-    returns_doc=_SPEECH_FLAG,
 )
 
 SPEECH_RECOGNIZE = Command(
     ("SPEECH", "RECOGNIZE"),
-    "SPEECH RECOGNIZE <prompt> <timeout> [offset]",
-    (
-        Param("prompt", "str", _text, "The prompt to play (barge-in stops it)."),
-        Param(
-            "timeout",
-            "float | None",
-            _speech_timeout,
-            "Whole seconds to wait after the prompt ends; None (or 0) for no timeout. Asterisk "
-            "counts this one in seconds, not milliseconds.",
-            default=None,
-        ),
+    lambda: (
+        Param("prompt", "str", _text),
+        Param("timeout", "float | None", _speech_timeout, default=None),
         Param(
             "offset",
             "int | None",
             _optional(_integer(0, _INT32_MAX, "a number of samples")),
-            "Start the prompt this many samples in.",
             default=None,
         ),
     ),
     dead_ok=False,
     parse=_parse_speech_recognize,
     returns="SpeechResult",
-    doc="""\
-Play a prompt and recognise speech (or a key) with the session's speech object.
-
-The channel's read format is switched to slin; the engine's processing sound plays while it
-works. Not interrupted by a new command line, and no EAGI audio flows during it.""",
-    returns_doc='A :class:`~agikit.results.SpeechResult`: ``outcome`` (``"speech"``, '
-    '``"digit"`` or ``"timeout"``), ``hypotheses`` (score, text, grammar), the ``digit`` '
-    "that barged in, and ``endpos``.",
-    raises_doc="Hangup: the channel hung up during recognition (Asterisk still answers "
-    "``result=1``, with ``(hangup)``). CommandFailed: there is no speech object, or the read "
-    "format could not be set (``result=0``).",
 )
 
 GOSUB = Command(
     ("GOSUB",),
-    "GOSUB <context> <extension> <priority|label> [argument-string]",
-    (
-        Param("context", "str", _name, "The subroutine's context."),
-        Param("extension", "str", _name, "Its extension."),
-        Param("priority", "int | str", _priority, "Its priority number or label."),
-        Param(
-            "arguments",
-            "str",
-            _joined,
-            "Arguments for ``${ARG1}``, ``${ARG2}`` ..., joined with commas into the one "
-            "argument word Asterisk takes (commas inside an argument split it).",
-            variadic=True,
-        ),
+    lambda: (
+        Param("context", "str", _name),
+        Param("extension", "str", _name),
+        Param("priority", "int | str", _priority),
+        Param("arguments", "str", _joined, variadic=True),
     ),
     dead_ok=False,
     parse=_parse_gosub,
     returns="GosubResult",
-    doc="""\
-Run a dialplan subroutine and wait until it returns.
-
-Asterisk answers ``100 result=0 Trying...`` when the subroutine starts and the final reply when
-it ends. It needs ``app_stack`` (else :class:`~agikit.errors.InvalidCommand`). Read the value
-given to ``Return()`` with ``get_variable("GOSUB_RETVAL")``.""",
-    returns_doc="A :class:`~agikit.results.GosubResult`: ``returned`` is False when the "
-    "subroutine ended without ``Return()`` (hangup, fell off the end).",
-    raises_doc="CommandFailed: the context, extension, priority or label does not exist "
-    "(``Gosub label not found``), the subroutine could not start, or Asterisk ran out of "
-    "memory (503).",
 )
 
 #: Every command, in Asterisk's order (``res_agi.c``'s ``commands[]``, then ``GOSUB``).
@@ -2020,11 +1398,18 @@ COMMANDS: "tuple[Command[Any], ...]" = (
 # Lookup and the raw escape hatch
 # ------------------------------------------------------------------------------------------------
 
+#: The commands by their first word, lower case (built on first use).
 _BY_FIRST_WORD: "dict[bytes, list[tuple[tuple[bytes, ...], Command[Any]]]]" = {}
-for _command in COMMANDS:
-    _lowered = tuple(word.lower().encode("ascii") for word in _command.words)
-    _BY_FIRST_WORD.setdefault(_lowered[0], []).append((_lowered, _command))
-del _command, _lowered
+
+
+def _index() -> "dict[bytes, list[tuple[tuple[bytes, ...], Command[Any]]]]":
+    if not _BY_FIRST_WORD:
+        index: dict[bytes, list[tuple[tuple[bytes, ...], Command[Any]]]] = {}
+        for command in COMMANDS:
+            lowered = tuple(word.lower().encode("ascii") for word in command.words)
+            index.setdefault(lowered[0], []).append((lowered, command))
+        _BY_FIRST_WORD.update(index)  # at once: a concurrent first call builds the same
+    return _BY_FIRST_WORD
 
 
 def _word_bytes(word: str | bytes) -> bytes:
@@ -2047,7 +1432,7 @@ def find_command(words: "Sequence[str | bytes] | str | bytes") -> "Command[Any] 
     lowered = [_word_bytes(word).lower() for word in words[:3]]
     if not lowered:
         return None
-    candidates = _BY_FIRST_WORD.get(lowered[0])
+    candidates = _index().get(lowered[0])
     if candidates is None:
         return None
     for command_words, command in candidates:
@@ -2093,3 +1478,67 @@ def raw_request(command: str, *args: str | bytes | int | float) -> "CommandReque
         names.append(label)
     line = format_command(words, values, names)
     return CommandRequest(None, line, True, _return_reply)
+
+
+# ------------------------------------------------------------------------------------------------
+# Completion: the one place where a reply becomes a command's typed result, or an error.
+# Transports call refuse_when_dead() before sending a request and complete() with the reply. Both
+# run once per command on the hot path, so they do as little as possible: one comparison for the
+# common 200 case, then the command's parser.
+# ------------------------------------------------------------------------------------------------
+
+
+def complete(request: "CommandRequest[T]", reply: "Reply", hung_up: bool) -> "T":
+    """The typed result of ``request`` from Asterisk's ``reply``, or the matching error.
+
+    ``hung_up`` is whether the transport knew the channel was hung up when the reply arrived
+    (``HANGUP`` line or SIGHUP). Codes: ``200`` goes to the command's parser; a failure it
+    reports raises :class:`CommandFailed`, or :class:`Hangup` when the channel is known to be
+    hung up and the command is one that needs a live channel (a dead-channel command, such as
+    ``DATABASE PUT``, fails for its own reasons). ``510`` raises :class:`InvalidCommand`,
+    ``511`` :class:`Hangup`, ``520`` :class:`UsageError`, ``503`` :class:`CommandFailed`; any
+    other code :class:`ProtocolError`. Every :class:`~agikit.errors.CommandError` carries the
+    command line sent (``command``) and the reply (``reply``).
+    """
+    code = reply.code
+    if code == 200:
+        try:
+            return request.parse(reply)
+        except _Failed as failure:
+            if failure.hangup or (hung_up and not request.dead_ok):
+                raise Hangup(str(failure), command=request.text, reply=reply) from None
+            raise CommandFailed(str(failure), command=request.text, reply=reply) from None
+    if code == 511:
+        raise Hangup(
+            "the channel is hung up: Asterisk runs only dead-channel commands now",
+            command=request.text,
+            reply=reply,
+        )
+    if code == 510:
+        raise InvalidCommand(
+            "Asterisk does not know this command (or the module providing it is not loaded)",
+            command=request.text,
+            reply=reply,
+        )
+    if code == 520:
+        raise UsageError(
+            "Asterisk rejected the command's arguments", command=request.text, reply=reply
+        )
+    if code == 503:
+        raise CommandFailed(
+            "Asterisk could not run the command (out of memory)",
+            command=request.text,
+            reply=reply,
+        )
+    raise ProtocolError(f"unexpected reply {reply.raw_text!r} to command {request.text!r}")
+
+
+def refuse_when_dead(request: "CommandRequest[T]", hung_up: bool) -> None:
+    """Raise :class:`Hangup` without sending, when the channel is known to be hung up and
+    Asterisk would answer ``511`` anyway (the command needs a live channel)."""
+    if hung_up and not request.dead_ok:
+        raise Hangup(
+            "the channel is hung up and this command needs a live channel (not sent)",
+            command=request.text,
+            reply=None,
+        )

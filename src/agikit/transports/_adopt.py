@@ -8,13 +8,19 @@ one at a time on a daemon worker thread (a blocked read must never keep the proc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import queue
 import threading
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..commands import refuse_when_dead
+from ..errors import CommandFailed, CommandInFlight, ConnectionClosed, Hangup
 from .stdio import StdioRunner, _Pending
+
+if TYPE_CHECKING:
+    from .._runner import CommandRequest
 
 START = object()  # "the coroutine has not started yet"
 
@@ -22,12 +28,54 @@ START = object()  # "the coroutine has not started yet"
 class _Worker:
     """One daemon thread that runs blocking commands and resolves asyncio futures."""
 
-    def __init__(self) -> None:
+    def __init__(self, runner: StdioRunner) -> None:
+        self._runner = runner
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = (
             queue.SimpleQueue()
         )
+        #: The last command's future: done once its reply is in, or when its wait is cancelled.
+        self._current: asyncio.Future[Any] | None = None
         self._thread = threading.Thread(target=self._loop, name="agikit-agi", daemon=True)
         self._thread.start()
+
+    async def command(self, request: CommandRequest[Any]) -> Any:
+        """Run one command on the thread (the async runner's ``run`` in asyncio mode).
+
+        One command at a time: while another one's reply is awaited this raises
+        :class:`CommandInFlight`. A command whose wait was cancelled (a timeout around it)
+        still runs in Asterisk; the next one is queued behind it, so it is sent only once that
+        late reply has been read (and dropped), as over FastAGI.
+        """
+        runner = self._runner
+        refuse_when_dead(request, runner.hung_up)
+        current = self._current
+        if current is not None and not current.done():
+            line = request.line.decode("utf-8", "surrogateescape")
+            raise CommandInFlight(
+                f"cannot send {line!r}: another command of this call is awaiting its reply "
+                "(AGI runs one command at a time: await each one before starting the next)"
+            )
+        future = self._current = self.submit(functools.partial(runner.run, request))
+        try:
+            return await future
+        except (CommandFailed, ConnectionClosed) as error:
+            # SIGHUP runs its Python handler on this (the main) thread, so the thread may have
+            # read the reply before the hangup was recorded; now it is, if it came before.
+            if not runner.hung_up or isinstance(error, Hangup):
+                raise
+            if isinstance(error, ConnectionClosed):
+                raise Hangup(
+                    "the channel hung up and Asterisk ended the session",
+                    command=request.line.decode("utf-8", "surrogateescape"),
+                    reply=None,
+                ) from error
+            if request.dead_ok:
+                raise
+            raise Hangup(
+                "the channel hung up while the command ran",
+                command=error.command,
+                reply=error.reply,
+            ) from error
 
     def submit(self, job: Callable[[], Any]) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
@@ -41,9 +89,13 @@ class _Worker:
             try:
                 result = job()
             except BaseException as exc:  # handed to the awaiting task
-                loop.call_soon_threadsafe(_resolve, future, None, exc)
+                error: BaseException | None = exc
+                result = None
             else:
-                loop.call_soon_threadsafe(_resolve, future, result, None)
+                error = None
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, future, result, error)
+            del item, job, future, result, error
 
     def stop(self) -> None:
         self._jobs.put(None)
@@ -71,12 +123,18 @@ class _Adopted:
         worker: _Worker = self._runner._executor
         send_value: Any = None
         error: BaseException | None = None
-        yielded = coroutine.send(None) if self._first is START else self._first
+        if self._first is START:
+            try:
+                yielded = coroutine.send(None)
+            except StopIteration as stop:  # returned without awaiting anything
+                return stop.value
+        else:
+            yielded = self._first
         while True:
             try:
-                if type(yielded) is _Pending:
-                    future = worker.submit(functools.partial(self._runner.run, yielded.request))
-                    send_value, error = (yield from future.__await__()), None
+                if type(yielded) is _Pending:  # started before the switch to asyncio
+                    command = worker.command(yielded.request)
+                    send_value, error = (yield from command.__await__()), None
                 else:
                     send_value, error = (yield yielded), None
             except BaseException as exc:  # including CancelledError thrown in by the task
@@ -95,7 +153,7 @@ async def _main(runner: StdioRunner, coroutine: Any, first: Any) -> Any:
 
 
 def _enter_asyncio(runner: StdioRunner) -> _Worker:
-    worker = _Worker()
+    worker = _Worker(runner)
     runner._executor = worker
     runner.asyncio_mode = True
     return worker
@@ -140,7 +198,11 @@ def run_with_audio(runner: StdioRunner, coroutine: Any, audio_fd: int) -> None:
     worker = _enter_asyncio(runner)
 
     async def main() -> Any:
-        runner.audio = await open_audio(runner, audio_fd)
+        try:
+            runner.audio = await open_audio(runner, audio_fd)
+        except BaseException:
+            coroutine.close()  # the handler never started: no "never awaited" warning
+            raise
         try:
             return await _Adopted(runner, coroutine, START)
         finally:

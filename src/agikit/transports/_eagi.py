@@ -29,30 +29,6 @@ _SLIN_RATES = {
 }
 _G711 = {"ulaw": 7, "alaw": 6}  # WAVE format tags (WAVE_FORMAT_MULAW, WAVE_FORMAT_ALAW)
 _FRAME_SECONDS = 0.02
-# Codec formats Asterisk can hand over as-is; any other unknown name makes it fall back to slin.
-_CODECS = frozenset(
-    [
-        "gsm",
-        "g722",
-        "g723",
-        "g726",
-        "g726aal2",
-        "g729",
-        "ilbc",
-        "speex",
-        "speex16",
-        "speex32",
-        "opus",
-        "lpc10",
-        "adpcm",
-        "siren7",
-        "siren14",
-        "testlaw",
-        "codec2",
-        "h263",
-        "h264",
-    ]
-)
 
 
 class AudioFormat:
@@ -72,11 +48,12 @@ class AudioFormat:
 
     @classmethod
     def from_variable(cls, value: str | None) -> AudioFormat:
-        """From ``EAGI_AUDIO_FORMAT``: unset or unknown means ``slin`` (8 kHz signed 16-bit),
-        as Asterisk itself falls back to it."""
+        """From the channel's read format (``CHANNEL(audioreadformat)``), the format Asterisk
+        writes to fd 3: unset or empty means ``slin`` (8 kHz signed 16-bit), Asterisk's
+        default. Any other name is taken as it is: a codec this class knows nothing about gives
+        opaque frames (no sample rate), never audio mistaken for ``slin``."""
         name = (value or "").strip().lower()
-        known = name in _SLIN_RATES or name in _G711 or name in _CODECS
-        return cls(name if known else "slin")
+        return cls(name or "slin")
 
     @property
     def is_pcm(self) -> bool:
@@ -103,12 +80,14 @@ class AudioFormat:
 class AudioStream:
     """The caller's audio under EAGI: ``async for frame in call.audio: ...``.
 
-    Frames are 20 ms of audio for sample formats (the last one may be shorter), or whatever
-    Asterisk wrote for codec formats. The pipe is drained continuously in the background, as
-    Asterisk drops audio when it fills; up to ``max_buffered_seconds`` are kept for a slow
-    reader, older audio is dropped and counted in :attr:`dropped_bytes`. Audio flows only while
+    Frames are 20 ms of audio for sample formats (the last one may be shorter), or the bytes
+    as read for codec formats (opaque: Asterisk's frames are not delimited in the pipe). The
+    pipe is drained continuously in the background, as Asterisk drops audio when it fills; up
+    to ``max_buffered_seconds`` are kept for a slow reader, older audio is dropped and counted
+    in :attr:`dropped_bytes`. Audio flows only while
     Asterisk reads the channel (between commands, and during STREAM FILE, GET DATA, WAIT FOR
-    DIGIT ...), never before ANSWER or after the hangup; the stream ends when the session does.
+    DIGIT ...), never before ANSWER or after the hangup. The stream ends at the hangup (SIGHUP;
+    with ``AGISIGHUP=no`` there is none) or when the session ends, whichever comes first.
     """
 
     def __init__(
@@ -126,8 +105,36 @@ class AudioStream:
         self._frame = audio_format.frame_bytes
         self._wakeup: asyncio.Future[None] | None = None
         self._eof = False
+        self._closed = False
         os.set_blocking(fd, False)
         self._loop.add_reader(fd, self._readable)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of complete frames read from the pipe and not yet consumed."""
+        return self._buffered
+
+    def hangup(self) -> None:
+        """The channel hung up (SIGHUP): Asterisk writes no more audio, so the stream ends once
+        what is already in the pipe has been read. Safe to call from a signal handler."""
+        if self._eof:
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: the stream is over too
+            self._loop.call_soon_threadsafe(self._drain_and_finish)
+
+    def _drain_and_finish(self) -> None:
+        while not self._eof:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                break
+            if not data:
+                break
+            self._add(data)
+        self._finish()
+        self._wake()
 
     def _readable(self) -> None:
         try:
@@ -140,6 +147,9 @@ class AudioStream:
             self._finish()
         else:
             self._add(data)
+        self._wake()
+
+    def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
@@ -216,10 +226,12 @@ class AudioStream:
         return total
 
     def close(self) -> None:
-        """Stop reading and close fd 3."""
+        """Stop reading and close fd 3 (once)."""
         self._finish()
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
 
 
 def write_wav(path: str | Path, audio: bytes, audio_format: AudioFormat) -> None:
@@ -244,6 +256,8 @@ def write_wav(path: str | Path, audio: bytes, audio_format: AudioFormat) -> None
             + (0).to_bytes(2, "little")
         )
         body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt
+        # A non-PCM format needs a "fact" chunk: the number of samples.
+        body += b"fact" + (4).to_bytes(4, "little") + (len(audio) // width).to_bytes(4, "little")
         body += (
             b"data" + len(audio).to_bytes(4, "little") + audio + (b"\0" if len(audio) % 2 else b"")
         )

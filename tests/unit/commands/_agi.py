@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agikit._execute import complete
-from agikit.commands import CommandRequest
+from agikit.commands import CommandRequest, complete
 from agikit.protocol.replies import Reply
 from agikit.protocol.session import AgiSession, ReplyReceived
 

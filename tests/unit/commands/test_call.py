@@ -51,13 +51,31 @@ def test_codegen_check_from_the_command_line() -> None:
 
 
 def test_codegen_check_reports_a_stale_file(tmp_path: Any, monkeypatch: Any) -> None:
-    stale = tmp_path / "call.py"
+    texts = _codegen.generate()
+    assert set(texts) == {"_async_call.py", "_sync_call.py"}
+    (tmp_path / "_async_call.py").write_text(texts["_async_call.py"])
+    stale = tmp_path / "_sync_call.py"
     stale.write_text("# old\n")
-    monkeypatch.setattr(_codegen, "TARGET", stale)
+    monkeypatch.setattr(_codegen, "DIRECTORY", tmp_path)
     assert _codegen.main(["--check"]) == 1
     assert stale.read_text() == "# old\n"
     assert _codegen.main([]) == 0
-    assert stale.read_text() == _codegen.generate()
+    assert stale.read_text() == texts["_sync_call.py"]
+    assert _codegen.main(["--check"]) == 0
+
+
+def test_call_imports_each_class_from_its_own_module() -> None:
+    """A blocking script never loads the async class (process AGI pays for every import)."""
+    script = (
+        "import sys\n"
+        "from agikit.call import SyncCall\n"
+        "assert SyncCall.__module__ == 'agikit._sync_call', SyncCall.__module__\n"
+        "assert 'agikit._async_call' not in sys.modules\n"
+        "import agikit, agikit.call\n"
+        "assert agikit.SyncCall is SyncCall and agikit.call.Call is agikit.Call\n"
+        "assert agikit.Call.__module__ == 'agikit._async_call'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
 
 
 def annotation_text(annotation: object) -> str:

@@ -1,4 +1,4 @@
-"""The generic reply mapping in agikit._execute: codes to errors, hangup handling."""
+"""The generic reply mapping (agikit.commands.complete): codes to errors, hangup handling."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from agikit import _execute
 from agikit import commands as C
-from agikit._execute import complete, refuse_when_dead
-from agikit.commands import CommandRequest, raw_request
+from agikit.commands import CommandRequest, complete, raw_request, refuse_when_dead
 from agikit.errors import (
     CommandError,
     CommandFailed,
@@ -125,3 +125,9 @@ def test_refuse_when_dead() -> None:
     sent: list[CommandRequest[Any]] = [C.GET_VARIABLE.request("DIALSTATUS"), raw_request("ANSWER")]
     for request in sent:
         refuse_when_dead(request, True)  # dead-channel commands (and raw ones) are sent
+
+
+def test_the_old_module_still_provides_both_functions() -> None:
+    """agikit._execute is a compatibility name: the functions live in agikit.commands."""
+    assert _execute.complete is complete
+    assert _execute.refuse_when_dead is refuse_when_dead

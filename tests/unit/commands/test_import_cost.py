@@ -1,4 +1,5 @@
-"""Process AGI imports these modules on every call: they must not pull in heavy stdlib modules."""
+"""Process AGI imports these modules on every call: they must not pull in heavy stdlib modules,
+and a blocking script must not load what it does not use."""
 
 from __future__ import annotations
 
@@ -25,14 +26,51 @@ PROBE = """
 import json, sys
 before = set(sys.modules)
 import agikit.commands, agikit.call, agikit._execute, agikit._runner, agikit.results
+import agikit._sync_call, agikit._async_call, agikit._command_docs
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+# What a blocking process-AGI script does: run a few commands through SyncCall, as stdio does.
+LEAN = """
+import json, sys
+before = set(sys.modules)
+import agikit.transports.stdio
+from agikit.call import SyncCall
+from agikit.protocol.environment import Environment
+
+class Runner:
+    environment = Environment({"agi_channel": "PJSIP/alice-00000001"})
+    hung_up = False
+    def run(self, request):
+        return request.line
+
+call = SyncCall(Runner())
+call.answer()
+call.stream_file("hello-world", escape_digits="#")
+call.get_data("enter-number", timeout=5, max_digits=4)
+call.verbose("done")
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
+def _modules(script: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return set(json.loads(done.stdout))
+
+
 def test_command_modules_import_nothing_heavy() -> None:
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
-    imported = set(json.loads(done.stdout))
-    assert {"agikit.commands", "agikit.call", "agikit.results"} <= imported
+    imported = _modules(PROBE)
+    assert {"agikit.commands", "agikit.call", "agikit.results", "agikit._sync_call"} <= imported
     assert not imported & FORBIDDEN, sorted(imported & FORBIDDEN)
     # Only agikit's own modules (and nothing from the standard library beyond start-up).
     assert {name for name in imported if not name.startswith("agikit")} <= {"__future__"}
+
+
+def test_a_blocking_script_loads_neither_the_async_class_nor_the_documentation() -> None:
+    imported = _modules(LEAN)
+    assert "agikit._sync_call" in imported
+    assert "agikit._async_call" not in imported
+    assert "agikit._command_docs" not in imported
+    assert not imported & FORBIDDEN, sorted(imported & FORBIDDEN)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agikit import commands
+from agikit import _command_docs, commands
+from agikit._command_docs import CommandDoc
 from agikit.commands import COMMANDS, Command, find_command
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "agi-show-commands.txt"
@@ -97,6 +98,35 @@ def test_commands_with_optional_arguments_declare_how_to_fill_gaps() -> None:
         ("CONTROL STREAM FILE", "rewind"): "",
         ("CONTROL STREAM FILE", "pause"): "",
     }
+
+
+def test_the_documentation_covers_exactly_the_table() -> None:
+    """The two halves of the table name the same commands, and the same parameters in order."""
+    documented = {
+        name for name, value in vars(_command_docs).items() if isinstance(value, CommandDoc)
+    }
+    constants = {name for name, value in vars(commands).items() if isinstance(value, Command)}
+    assert documented == constants == {command.method.upper() for command in COMMANDS}
+    for command in COMMANDS:
+        entry = command.documentation
+        assert entry is getattr(_command_docs, command.method.upper())
+        assert list(entry.params) == [param.name for param in command.params], command
+
+
+def test_a_command_builds_its_parameters_once_on_first_use() -> None:
+    command = Command(
+        ("NEW", "COMMAND"),
+        lambda: (commands.Param("text", "str", lambda value, label: value),),
+        dead_ok=True,
+        parse=lambda reply: None,
+        returns="None",
+    )
+    assert command._params is None
+    params = command.params
+    assert command.params is params
+    assert params[0].command is command
+    assert params[0].label == "new_command() argument 'text'"
+    assert command.request("hi").line == b"NEW COMMAND hi"
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command.method)
