@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._async_call import Call
     from ._sync_call import SyncCall
+    from .app import App, RouteError
     from .errors import (
         AGIError,
         ArgumentError,
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from .transports.stdio import run, serve
 
 _LAZY = {
+    "App": "app",
+    "RouteError": "app",
     "Call": "_async_call",
     "SyncCall": "_sync_call",
     "AGIError": "errors",
@@ -57,6 +60,7 @@ _LAZY = {
 
 __all__ = [
     "AGIError",
+    "App",
     "ArgumentError",
     "Call",
     "CommandError",
@@ -68,6 +72,7 @@ __all__ = [
     "InvalidCommand",
     "ProtocolError",
     "Reply",
+    "RouteError",
     "SyncCall",
     "UsageError",
     "run",

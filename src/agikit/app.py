@@ -183,6 +183,8 @@ class App:
         self.middleware: list[Middleware] = []
         self.startup: list[Hook] = []
         self.shutdown: list[Hook] = []
+        #: True between start() and stop(): a server runs the hooks around all its calls.
+        self.started = False
 
     def route(self, pattern: str, *, name: str | None = None) -> "Callable[[Handler], Handler]":
         """Register ``async def handler(call, ...)`` for the script paths matching ``pattern``."""
@@ -213,11 +215,13 @@ class App:
 
     async def start(self) -> None:
         """Run the start-up hooks (servers call this before accepting calls)."""
+        self.started = True
         for hook in self.startup:
             await hook()
 
     async def stop(self) -> None:
         """Run the shutdown hooks, last registered first."""
+        self.started = False
         for hook in reversed(self.shutdown):
             await hook()
 
@@ -233,6 +237,18 @@ class App:
         return None, path, query, args
 
     async def __call__(self, call: "Call") -> None:
+        if not self.started:
+            # No server ran the hooks (process AGI: one call per process): run them around
+            # this call.
+            await self.start()
+            try:
+                await self._handle(call)
+            finally:
+                await self.stop()
+            return
+        await self._handle(call)
+
+    async def _handle(self, call: "Call") -> None:
         route, path, query, args = self.resolve(call)
         context = dict(call_context.get() or {})
         context.update(route=route.pattern if route else None, path=path)
