@@ -66,3 +66,33 @@ def test_originate_events_and_event_list(asterisk: Asterisk) -> None:
             assert "Newchannel" in seen and "OriginateResponse" in seen
 
     asyncio.run(main())
+
+
+@pytest.mark.integration
+def test_reconnects_after_asterisk_restarts() -> None:
+    """The client reports the disconnect and the reconnect, logs in again, and works on."""
+    first = Asterisk().start()
+    port, secret = first.ami_port, first.ami_secret
+
+    async def main() -> list[str]:
+        seen: list[str] = []
+        ami = AmiClient(
+            "127.0.0.1", port, AMI_USER, secret, auth="md5", backoff=0.2, max_backoff=0.5
+        )
+        async with ami, ami.subscribe("AgikitDisconnected", "AgikitReconnected") as changes:
+            assert (await ami.action("Ping"))["Ping"] == "Pong"
+            await asyncio.to_thread(first.stop)
+            seen.append((await asyncio.wait_for(changes.get(), 10)).event or "")
+            second = await asyncio.to_thread(Asterisk(ami_port=port, ami_secret=secret).start)
+            try:
+                seen.append((await asyncio.wait_for(changes.get(), 20)).event or "")
+                assert (await ami.action("Ping"))["Ping"] == "Pong"
+                assert ami.reconnects == 1
+            finally:
+                await asyncio.to_thread(second.stop)
+        return seen
+
+    try:
+        assert asyncio.run(main()) == ["AgikitDisconnected", "AgikitReconnected"]
+    finally:
+        first.stop()

@@ -287,15 +287,20 @@ class Asterisk:
         chroot: Chroot | None = None,
         cache_dir: Path | None = None,
         nameserver: str | None = None,
+        ami_port: int | None = None,
+        ami_secret: str | None = None,
     ) -> None:
         """``nameserver``: a loopback IPv4 address whose port 53 answers this Asterisk's DNS
         lookups (e.g. ``LoopbackDNS().host``, for ``hagi://``); its ``/etc/resolv.conf`` is
-        replaced inside the instance's private mount namespace. ``None``: the chroot's own."""
+        replaced inside the instance's private mount namespace. ``None``: the chroot's own.
+        ``ami_port`` and ``ami_secret`` fix what is otherwise chosen at random, so that a new
+        instance can stand in for a stopped one (a client's reconnection, for example)."""
         if nameserver is not None:
             parsed = ipaddress.ip_address(nameserver)
             if parsed.version != 4 or not parsed.is_loopback:
                 raise ValueError(f"nameserver must be a loopback IPv4 address, not {nameserver}")
         self.nameserver = nameserver
+        self._fixed_ami = (ami_port, ami_secret)  # e.g. to restart "the same" Asterisk
         self._cache_dir = cache_dir or default_cache_dir()
         self._chroot = chroot
         self._agi_bin_arg = agi_bin
@@ -424,8 +429,8 @@ class Asterisk:
         for sub in ("etc", "db", "keys", "spool", "run", "log", "cache", "agi-bin", "pycache"):
             (state / sub).mkdir()
         self.agi_bin.mkdir(parents=True, exist_ok=True)
-        self.ami_port = _free_loopback_port()
-        self.ami_secret = secrets.token_hex(12)
+        self.ami_port = self._fixed_ami[0] or _free_loopback_port()
+        self.ami_secret = self._fixed_ami[1] or secrets.token_hex(12)
         configs = _config.render_all(
             self.chroot.module_dir, self.ami_port, AMI_USER, self.ami_secret
         )
