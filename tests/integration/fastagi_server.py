@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from agikit.transports.fastagi import FastAGIServer, Handler
 
+from .background import background
+
 
 @contextmanager
-def running_server(handler: Handler, **options: Any) -> Iterator[FastAGIServer]:
+def running_server(handler: Handler, grace: float = 5.0, **options: Any) -> Iterator[FastAGIServer]:
     """A started FastAGIServer on 127.0.0.1 (ephemeral port) until the block ends."""
-    ready = threading.Event()
-    box: dict[str, Any] = {}
 
-    def run() -> None:
-        async def main() -> None:
-            server = FastAGIServer(handler, port=0, **options)
-            await server.start()
-            box["server"], box["loop"], box["stop"] = (
-                server,
-                asyncio.get_running_loop(),
-                asyncio.Event(),
-            )
-            ready.set()
-            await box["stop"].wait()
-            await server.shutdown(box.get("grace", 5.0))
+    async def start() -> FastAGIServer:
+        server = FastAGIServer(handler, port=0, **options)
+        await server.start()
+        return server
 
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # surfaced to the test
-            box["error"] = exc
-            ready.set()
+    async def stop(server: FastAGIServer) -> None:
+        await server.shutdown(grace)
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(10)
-    if "error" in box:
-        raise box["error"]
-    try:
-        yield box["server"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(15)
+    with background(start, stop) as server:
+        yield server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,43 +17,27 @@ from agikit.testing.asterisk._instance import AMI_USER
 from agikit.transports.asyncagi import AsyncAGIServer
 from agikit.transports.fastagi import Handler
 
+from .background import background
 from .fastagi_server import running_server
 
 
 @contextmanager
 def async_agi(asterisk: Asterisk, handler: Handler) -> Iterator[AsyncAGIServer]:
     """An AsyncAGIServer on its own AMI connection, in a background thread."""
-    ready = threading.Event()
-    box: dict[str, Any] = {}
 
-    async def main() -> None:
+    async def start() -> AsyncAGIServer:
         ami = AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, asterisk.ami_secret)
         await ami.connect()
         server = AsyncAGIServer(handler, ami)
         await server.start()
-        box.update(server=server, loop=asyncio.get_running_loop(), stop=asyncio.Event())
-        ready.set()
-        await box["stop"].wait()
+        return server
+
+    async def stop(server: AsyncAGIServer) -> None:
         await server.stop(5)
-        await ami.close()
+        await server.ami.close()
 
-    def run() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:
-            box["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(15)
-    if "error" in box:
-        raise box["error"]
-    try:
-        yield box["server"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(15)
+    with background(start, stop) as server:
+        yield server
 
 
 def _flow(results: list[dict[str, Any]]) -> Handler:
