@@ -6,6 +6,23 @@ go in, events come out, and the handler awaits one future per command. The serve
 loopback unless told otherwise, caps concurrent calls, gives Asterisk a deadline for the
 environment block, and drains on shutdown. A misbehaving peer (garbage, a trickle, an oversized
 line, a reset) gets its connection closed and logged; it never takes the server down.
+
+Time limits, and what each does to the call:
+
+* ``environment_timeout``: from the TCP connect to the end of the environment block (Asterisk
+  sends it at once). Past it the socket is closed; no handler ever ran.
+* ``call_timeout`` (none by default: a ``Dial`` may last an hour): the handler is cancelled (its
+  ``finally`` blocks run), Asterisk gets the ``failure`` line (``AGISTATUS=FAILURE``) and the
+  socket is closed.
+* A deadline on one command (``asyncio.timeout``/``asyncio.wait_for`` around a ``Call``
+  method) stops the *wait*, not the command: Asterisk cannot be interrupted and still sends
+  its reply. The connection keeps the session in step: the next command is sent once that
+  late reply has arrived (and dropped), never before it (AGI must not be pipelined).
+* The ``HANGUP`` line cancels nothing: the call goes on in dead mode (only the commands Asterisk
+  allows on a dead channel are sent, the others raise :class:`~agikit.errors.Hangup`), and the
+  socket is closed when the handler returns.
+* :meth:`FastAGIServer.shutdown` stops accepting, lets the calls in progress finish for up to
+  ``grace`` seconds, then cuts off the rest as ``call_timeout`` does.
 """
 
 from __future__ import annotations
@@ -15,12 +32,12 @@ import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from .._execute import complete, refuse_when_dead
+from .._async_call import Call
 from ..app import RouteError, call_context
-from ..call import Call
-from ..errors import CommandFailed, ConnectionClosed, Hangup, ProtocolError
+from ..commands import NOOP, complete, refuse_when_dead
+from ..errors import CommandFailed, CommandInFlight, ConnectionClosed, Hangup, ProtocolError
 from ..protocol.environment import Environment
 from ..protocol.replies import Reply
 from ..protocol.session import (
@@ -39,6 +56,12 @@ log = logging.getLogger("agikit.fastagi")
 DEFAULT_PORT = 4573
 #: A line Asterisk reads as "the AGI failed": it ends the session with AGISTATUS=FAILURE.
 _FAILURE_LINE = b"failure\n"
+#: The first line Asterisk writes on a FastAGI connection (res_agi.c launch_netscript).
+_FIRST_LINE = b"agi_network: yes\n"
+#: How long cancelled handlers get to return at the end of a shutdown before they are abandoned.
+_CANCEL_WAIT = 5.0
+#: Warnings about misbehaving peers logged per second at most; the rest are counted.
+_WARNINGS_PER_SECOND = 20
 
 
 class ServerStats:
@@ -47,19 +70,23 @@ class ServerStats:
     __slots__ = (
         "active",
         "calls",
+        "cancelled",
         "failed",
         "hung_up",
         "protocol_errors",
         "rejected_busy",
         "rejected_network",
+        "running",
         "timed_out",
     )
 
     def __init__(self) -> None:
         self.calls = 0  # handlers started
-        self.active = 0  # connections open now
+        self.active = 0  # connections open now (with a handler or still sending the environment)
+        self.running = 0  # handlers running now (what max_calls caps)
         self.failed = 0  # handlers that raised
         self.hung_up = 0  # handlers ended by a hangup
+        self.cancelled = 0  # handlers cut off by the end of a shutdown's grace period
         self.rejected_busy = 0  # turned away at max_calls
         self.rejected_network = 0  # turned away by the allowlist
         self.protocol_errors = 0  # peers that broke the protocol
@@ -73,11 +100,15 @@ class ServerStats:
 
 
 class FastAGIConnection(asyncio.Protocol):
-    """One FastAGI call: the session, the socket, and the runner that ``Call`` uses."""
+    """One FastAGI call: the session, the socket, and the runner that ``Call`` uses.
+
+    It stays in :attr:`FastAGIServer.connections` until both its socket is closed and its
+    handler has returned, so a drain waits for handlers that outlive their socket too.
+    """
 
     def __init__(self, server: FastAGIServer) -> None:
         self.server = server
-        self.session = AgiSession(max_line=server.max_line)
+        self.session = AgiSession(max_line=server.max_line, max_environment=server.max_environment)
         self.transport: asyncio.Transport | None = None
         self.peer: str = "?"
         self.task: asyncio.Task[None] | None = None
@@ -86,6 +117,11 @@ class FastAGIConnection(asyncio.Protocol):
         self._waiter: asyncio.Future[Reply] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._closed_error: BaseException | None = None
+        #: Bytes received before the environment was complete (bounded by max_environment).
+        self._received = 0
+        self._head = b""
+        self._call_timeout: asyncio.Timeout | None = None
+        self._cut_off = False
 
     # -- the runner interface ---------------------------------------------------------------
     @property
@@ -104,6 +140,10 @@ class FastAGIConnection(asyncio.Protocol):
         session = self.session
         refuse_when_dead(request, session.hung_up)
         try:
+            if session.state is State.AWAITING_REPLY:
+                # The wait for an earlier command was cancelled but Asterisk still runs it.
+                await self._late_reply(request)
+                refuse_when_dead(request, session.hung_up)
             reply = await self._exchange(request)
         except ConnectionClosed as closed:
             # With AGIEXITONHANGUP Asterisk closes right after notifying the hangup.
@@ -127,17 +167,38 @@ class FastAGIConnection(asyncio.Protocol):
             raise
 
     def _exchange(self, request: Any) -> asyncio.Future[Reply]:
-        if self._closed_error is not None or self.transport is None:
+        transport = self.transport
+        if self._closed_error is not None or transport is None or transport.is_closing():
             raise self._error_for(request)
         data = self.session.send_command(request.line)
         waiter: asyncio.Future[Reply] = self._loop.create_future()
         self._waiter = waiter
-        self.transport.write(data)
+        transport.write(data)
         return waiter
 
-    async def _probe_hangup(self) -> None:
-        from ..commands import NOOP
+    async def _late_reply(self, request: Any) -> None:
+        """Wait for (and drop) the reply to a command whose waiter was cancelled: AGI runs one
+        command at a time, so the next one may only be sent after it."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            raise CommandInFlight(
+                f"cannot send {_text(request)!r}: another command of this call is awaiting its "
+                "reply (run one command at a time)"
+            )
+        deadline = self._call_timeout
+        if deadline is not None and deadline.expired():
+            raise TimeoutError(
+                f"cannot send {_text(request)!r}: the call deadline passed while a command "
+                "was still running"
+            )
+        if self._closed_error is not None or self.transport is None:
+            raise self._error_for(request)
+        log.debug("%s: waiting for a cancelled command's reply before %r", self._label(), request)
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        await waiter
 
+    async def _probe_hangup(self) -> None:
         try:
             await self._exchange(NOOP.request())
         except (ConnectionClosed, Hangup):
@@ -145,27 +206,30 @@ class FastAGIConnection(asyncio.Protocol):
                 raise
 
     def _error_for(self, request: Any) -> BaseException:
-        line = request.line.decode("utf-8", "surrogateescape")
+        line = _text(request)
         if self.session.hung_up:
             return Hangup(
                 "the channel hung up and the connection is closed", command=line, reply=None
             )
+        if isinstance(self._closed_error, ConnectionClosed):
+            return ConnectionClosed(f"{self._closed_error}; cannot send {line!r}")
         return ConnectionClosed(f"the FastAGI connection is closed; cannot send {line!r}")
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not asserted to be an asyncio.Transport: uvloop's transports are not subclasses.
+        self.transport = cast("asyncio.Transport", transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        server = self.server
-        if not server._admit(self):
+        if not self.server._admit(self):
             return
         self._deadline = self._loop.call_later(
-            server.environment_timeout, self._environment_overdue
+            self.server.environment_timeout, self._environment_overdue
         )
 
     def data_received(self, data: bytes) -> None:
+        if self.task is None and not self._environment_bytes(data):
+            return
         try:
             events = self.session.receive_data(data)
         except ProtocolError as exc:
@@ -175,8 +239,11 @@ class FastAGIConnection(asyncio.Protocol):
             kind = type(event)
             if kind is ReplyReceived:
                 waiter = self._waiter
+                if waiter is None:
+                    log.debug("%s: dropped a reply nobody waits for", self._label())
+                    continue
                 self._waiter = None
-                if waiter is not None and not waiter.done():
+                if not waiter.done():  # done: cancelled by a per-command timeout; drop it
                     waiter.set_result(event.reply)  # type: ignore[union-attr]
             elif kind is EnvironmentReceived:
                 self._start_handler()
@@ -188,32 +255,54 @@ class FastAGIConnection(asyncio.Protocol):
         return None  # let the transport close
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._end_of_stream()
+        self._end_of_stream(exc)
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
         self.transport = None
-        self.server._discard(self)
+        self._release()
 
     # -- internals ----------------------------------------------------------------------------
-    def _end_of_stream(self) -> None:
+    def _environment_bytes(self, data: bytes) -> bool:
+        """Check what arrives before the environment is complete: it must start as Asterisk's
+        does and stay within max_environment. False (and closed) when it does not."""
+        head = self._head
+        if len(head) < len(_FIRST_LINE):
+            head = self._head = head + data[: len(_FIRST_LINE) - len(head)]
+            if not _FIRST_LINE.startswith(head):
+                self._broken(ProtocolError(f"not a FastAGI client: it began with {head!r}"))
+                return False
+        self._received += len(data)
+        if self._received > self.server.max_environment:
+            limit = self.server.max_environment
+            self._broken(ProtocolError(f"no end of the AGI environment within {limit} bytes"))
+            return False
+        return True
+
+    def _end_of_stream(self, exc: BaseException | None = None) -> None:
         if self._closed_error is not None:
             return
         state = self.session.state
         try:
             if state not in (State.CLOSED, State.ERROR):
                 self.session.receive_data(b"")
-            self._closed_error = ConnectionClosed("Asterisk closed the FastAGI connection")
-        except ProtocolError as exc:  # EOF inside a line, a reply or the environment
-            self._closed_error = exc
+            reason = "Asterisk closed the FastAGI connection"
+            if exc is not None:
+                reason = f"{reason} ({exc})"
+            self._closed_error = ConnectionClosed(reason)
+        except ProtocolError as error:  # EOF inside a line, a reply or the environment
+            self._closed_error = error.with_traceback(None)
         waiter = self._waiter
         self._waiter = None
         if waiter is not None and not waiter.done():
             waiter.set_exception(self._closed_error)
 
     def _broken(self, exc: ProtocolError) -> None:
+        # Without its traceback: kept on the connection, it would hold the frames (and the
+        # connection itself) in a reference cycle.
+        exc = exc.with_traceback(None)
         self.server.stats.protocol_errors += 1
-        log.warning("%s: closing: %s", self._label(), exc)
+        self.server._warn("%s: closing: %s", self._label(), exc)
         self._closed_error = exc
         waiter = self._waiter
         self._waiter = None
@@ -224,9 +313,9 @@ class FastAGIConnection(asyncio.Protocol):
 
     def _environment_overdue(self) -> None:
         self._deadline = None
-        if self.session.state == State.ENVIRONMENT and self.transport is not None:
+        if self.task is None and self.transport is not None:
             self.server.stats.timed_out += 1
-            log.warning(
+            self.server._warn(
                 "%s: no AGI environment within %.1f s, closing",
                 self._label(),
                 self.server.environment_timeout,
@@ -237,19 +326,40 @@ class FastAGIConnection(asyncio.Protocol):
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        self.server.stats.calls += 1
-        self.task = self._loop.create_task(self._run_handler())
+        server = self.server
+        if server.max_calls is not None and server.stats.running >= server.max_calls:
+            server.stats.rejected_busy += 1
+            server._warn(
+                "%s: refused, %d calls already (max_calls)", self._label(), server.max_calls
+            )
+            self._close(failure=True)
+            return
+        server.stats.calls += 1
+        server.stats.running += 1
+        task = self._loop.create_task(self._run_handler())
+        self.task = task
+        task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self.server.stats.running -= 1
+        self._release()
+
+    def _release(self) -> None:
+        """Leave the server's connections once the socket is closed and the handler returned."""
+        if self.transport is None and (self.task is None or self.task.done()):
+            self.server._discard(self)
 
     async def _run_handler(self) -> None:
         server = self.server
         call = Call(self)
         environment = call.env
         call_context.set({"uniqueid": environment.uniqueid, "channel": environment.channel})
+        failed = False
         try:
             if server.call_timeout is None:
                 await server.handler(call)
             else:
-                async with asyncio.timeout(server.call_timeout):
+                async with asyncio.timeout(server.call_timeout) as self._call_timeout:
                     await server.handler(call)
         except Hangup:
             server.stats.hung_up += 1
@@ -257,37 +367,84 @@ class FastAGIConnection(asyncio.Protocol):
         except ConnectionClosed as exc:
             if self.session.hung_up:
                 server.stats.hung_up += 1
+            elif self._cut_off:
+                server.stats.cancelled += 1
             else:
                 server.stats.failed += 1
                 log.warning("%s: %s", self._label(), exc)
-        except TimeoutError:
-            server.stats.timed_out += 1
-            log.warning("%s: the call deadline of %s s passed", self._label(), server.call_timeout)
+        except ProtocolError as exc:
+            server.stats.failed += 1
+            if self._closed_error is None:  # e.g. a reply code Asterisk never sends
+                log.exception("%s: the handler raised", self._label())
+                failed = True
+            else:  # the peer broke the protocol: logged and closed already
+                log.warning("%s: the call ended on a protocol error: %s", self._label(), exc)
         except asyncio.CancelledError:
-            log.info("%s: handler cancelled (server shutting down)", self._label())
+            # Only the end of a shutdown cancels a handler (it is our task, no one else's).
+            server.stats.cancelled += 1
+            log.warning("%s: cut off by the server shutting down", self._label())
+        except TimeoutError:
+            deadline = self._call_timeout
+            if deadline is not None and deadline.expired():
+                server.stats.timed_out += 1
+                log.warning(
+                    "%s: the call deadline of %s s passed", self._label(), server.call_timeout
+                )
+            else:  # the handler's own timeout, not caught
+                server.stats.failed += 1
+                log.exception("%s: the handler raised", self._label())
+            failed = True
         except RouteError as exc:
             server.stats.failed += 1
             log.error("%s: %s", self._label(), exc)
-            self._report_failure()
+            failed = True
         except Exception:
             server.stats.failed += 1
             log.exception("%s: the handler raised", self._label())
-            self._report_failure()
+            failed = True
         finally:
             # Closing our side is what ends the AGI for Asterisk; it then continues the dialplan.
-            if self.transport is not None:
-                self.transport.close()
+            # A failed call first gets the failure line: AGISTATUS=FAILURE, as a process AGI's
+            # non-zero exit gives.
+            self._close(failure=failed)
 
-    def _report_failure(self) -> None:
-        # As a process AGI's non-zero exit does: Asterisk ends the AGI with AGISTATUS=FAILURE.
-        if self.transport is not None and self._closed_error is None and not self.hung_up:
-            self.transport.write(_FAILURE_LINE)
+    def _close(self, *, failure: bool) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if failure and self._closed_error is None and not self.session.hung_up:
+            transport.write(_FAILURE_LINE)
+        transport.close()
+
+    def cut_off(self) -> None:
+        """End the call now (a shutdown's grace period is over): cancel the handler, give
+        Asterisk the failure line, close the socket. Commands the handler's clean-up code sends
+        afterwards raise :class:`ConnectionClosed`."""
+        self._cut_off = True
+        if self.task is None:  # still sending its environment: not a call yet
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        if not self.task.done():
+            self.task.cancel()
+        self._close(failure=True)
+        if self._closed_error is None:
+            self._closed_error = ConnectionClosed("the server shut down during the call")
+        waiter = self._waiter
+        self._waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(self._closed_error)
 
     def _label(self) -> str:
         environment = self.session.environment
         if environment is None:
             return f"FastAGI {self.peer}"
         return f"FastAGI {environment.uniqueid} {environment.channel}"
+
+
+def _text(request: Any) -> str:
+    line: bytes = request.line
+    return line.decode("utf-8", "surrogateescape")
 
 
 def _parse_networks(allow: Iterable[str] | None) -> list[Any] | None:
@@ -302,10 +459,13 @@ class FastAGIServer:
     """A FastAGI server running ``handler(call)`` for every call Asterisk sends.
 
     ``host`` defaults to loopback: binding elsewhere must be explicit. ``allow`` limits clients
-    to networks (``["10.0.0.0/8"]``). ``max_calls`` caps concurrent calls: a call beyond it is
-    refused at once with the ``failure`` line, so ``AGISTATUS=FAILURE`` and the dialplan can
-    fall back. ``environment_timeout`` bounds how long a connection may take to send the AGI
-    environment; ``call_timeout`` (default: none, a ``Dial`` may last an hour) bounds a call.
+    to networks (``["10.0.0.0/8"]``). ``max_calls`` caps concurrent calls (handlers running): a
+    call beyond it is refused with the ``failure`` line as soon as its environment has arrived,
+    so ``AGISTATUS=FAILURE`` and the dialplan can fall back; connections still sending their
+    environment do not count. ``environment_timeout`` bounds how long a connection may take to
+    send the AGI environment, and ``max_environment`` its size in bytes; ``call_timeout``
+    (default: none, a ``Dial`` may last an hour) bounds a call. ``max_line`` bounds each line
+    Asterisk sends afterwards.
     """
 
     def __init__(
@@ -319,6 +479,7 @@ class FastAGIServer:
         environment_timeout: float = 10.0,
         call_timeout: float | None = None,
         max_line: int = 1 << 20,
+        max_environment: int = 64 * 1024,
         reuse_port: bool = False,
         backlog: int = 1024,
     ) -> None:
@@ -330,14 +491,20 @@ class FastAGIServer:
         self.environment_timeout = environment_timeout
         self.call_timeout = call_timeout
         self.max_line = max_line
+        self.max_environment = max_environment
         self.reuse_port = reuse_port
         self.backlog = backlog
         self.stats = ServerStats()
+        #: Open connections, and handlers still running after their connection closed.
         self.connections: set[FastAGIConnection] = set()
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stopped: asyncio.Event | None = None
+        self._warned_at = 0.0
+        self._warnings = 0
+        self._suppressed = 0
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -399,17 +566,9 @@ class FastAGIServer:
                 address = None
             if address is None or not any(address in network for network in self.allow):
                 self.stats.rejected_network += 1
-                log.warning("FastAGI %s: not in the allowed networks, closing", connection.peer)
+                self._warn("FastAGI %s: not in the allowed networks, closing", connection.peer)
                 transport.abort()
                 return False
-        if self.max_calls is not None and len(self.connections) >= self.max_calls:
-            self.stats.rejected_busy += 1
-            log.warning(
-                "FastAGI %s: refused, %d calls already (max_calls)", connection.peer, self.max_calls
-            )
-            transport.write(_FAILURE_LINE)
-            transport.close()
-            return False
         self.connections.add(connection)
         self.stats.active = len(self.connections)
         self._idle.clear()
@@ -421,30 +580,65 @@ class FastAGIServer:
         if not self.connections:
             self._idle.set()
 
+    def _warn(self, message: str, *args: object) -> None:
+        """A warning about a misbehaving peer, at most _WARNINGS_PER_SECOND a second: a flood
+        of bad connections must not become a flood of log lines."""
+        now = time.monotonic()
+        if now - self._warned_at >= 1.0:
+            if self._suppressed:
+                log.warning("%d more warnings about peers suppressed", self._suppressed)
+            self._warned_at, self._warnings, self._suppressed = now, 0, 0
+        self._warnings += 1
+        if self._warnings <= _WARNINGS_PER_SECOND:
+            log.warning(message, *args)
+        else:
+            self._suppressed += 1
+
     async def shutdown(self, grace: float = 30.0) -> None:
-        """Stop accepting, let calls in progress finish for up to ``grace`` seconds, then cancel
-        the handlers still running and close their connections."""
-        if self._server is not None:
-            self._server.close()
+        """Stop accepting, let calls in progress finish for up to ``grace`` seconds, then cut
+        off the rest (their handlers are cancelled, Asterisk gets ``AGISTATUS=FAILURE``) and
+        run the app's shutdown hooks. Calling it again waits for the first call to finish."""
+        if self._stopped is not None:
+            await self._stopped.wait()
+            return
+        self._stopped = asyncio.Event()
+        try:
+            await self._drain(grace)
+            stop = getattr(self.handler, "stop", None)  # an App's shutdown hooks
+            if stop is not None:
+                await stop()
+        finally:
+            self._stopped.set()
+
+    async def _drain(self, grace: float) -> None:
+        server = self._server
+        if server is not None:
+            server.close()  # new connections are refused from now on
         if self.connections:
             log.info("draining %d calls (up to %.0f s)", len(self.connections), grace)
             try:
                 await asyncio.wait_for(self._idle.wait(), grace)
             except TimeoutError:
-                remaining = list(self.connections)
-                log.warning("cancelling %d calls still running after %.0f s", len(remaining), grace)
-                for connection in remaining:
-                    if connection.task is not None:
-                        connection.task.cancel()
-                    if connection.transport is not None:
-                        connection.transport.close()
-                await asyncio.sleep(0)
-        if self._server is not None:
-            await self._server.wait_closed()
+                self.cut_off(f"still running after {grace:.0f} s")
+                try:
+                    await asyncio.wait_for(self._idle.wait(), _CANCEL_WAIT)
+                except TimeoutError:
+                    log.error(
+                        "%d handlers ignored their cancellation for %.0f s; abandoning them",
+                        len(self.connections),
+                        _CANCEL_WAIT,
+                    )
+        if server is not None:
+            await server.wait_closed()
             self._server = None
-        stop = getattr(self.handler, "stop", None)  # an App's shutdown hooks
-        if stop is not None:
-            await stop()
+
+    def cut_off(self, reason: str = "cut off") -> None:
+        """End every call now (see :meth:`FastAGIConnection.cut_off`)."""
+        remaining = list(self.connections)
+        if remaining:
+            log.warning("cutting off %d calls: %s", len(remaining), reason)
+        for connection in remaining:
+            connection.cut_off()
 
 
 def serve(
@@ -457,6 +651,7 @@ def serve(
 ) -> None:
     """Run a FastAGI server until SIGTERM or SIGINT, then drain and return.
 
+    A second SIGTERM or SIGINT during the drain cuts off the calls still running at once.
     Uses uvloop when it is installed.
     """
     import signal
@@ -470,6 +665,8 @@ def serve(
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         log.info("shutting down")
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, server.cut_off, "second signal")
         await server.shutdown(grace)
 
     try:
