@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import ipaddress
 import itertools
 import json
@@ -24,7 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -131,7 +132,17 @@ class CallResult:
     after_agi: bool
     hangup_cause: str
     variables: Mapping[str, str]
-    log: tuple[str, ...]
+    #: Reads this call's lines of Asterisk's log (on first use: after hundreds of calls with AGI
+    #: debug on, the log is megabytes, and most tests never look at it).
+    read_log: Callable[[], tuple[str, ...]] = field(repr=False, compare=False)
+    _log: list[tuple[str, ...]] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def log(self) -> tuple[str, ...]:
+        """This call's lines of Asterisk's log (by channel and call id)."""
+        if not self._log:
+            self._log.append(self.read_log())
+        return self._log[0]
 
     def log_text(self) -> str:
         return "\n".join(self.log)
@@ -200,8 +211,11 @@ class Call:
             after_agi=end.get("AfterAgi") == "reached",
             hangup_cause=end.get("HangupCause") or "",
             variables=dict(state.variables),
-            log=tuple(self.asterisk.log_for(state.channel, self._log_offset)),
+            read_log=functools.partial(self._read_log, state.channel),
         )
+
+    def _read_log(self, channel: str) -> tuple[str, ...]:
+        return tuple(self.asterisk.log_for(channel, self._log_offset))
 
 
 def _free_loopback_port() -> int:
