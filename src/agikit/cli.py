@@ -1,4 +1,12 @@
-"""``agikit`` on the command line (``agikit serve module:app``; also ``python -m agikit``)."""
+"""``agikit`` on the command line (also ``python -m agikit``).
+
+``agikit serve module:app`` runs a FastAGI server, ``agikit asyncagi module:app`` an app for
+Async AGI over AMI. The tools for the engineer on call (in :mod:`agikit.tools`, imported only
+when used): ``agikit call URL`` plays Asterisk for one call against a running server and prints
+the exchange; ``agikit replay TRANSCRIPT module:app`` replays a recorded call (or one from
+Asterisk's AGI debug log) against an app; ``agikit load URL`` load-tests a server; ``agikit
+commands`` lists the AGI commands agikit knows.
+"""
 
 from __future__ import annotations
 
@@ -154,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     asyncagi.add_argument("--log-level", default="info")
     asyncagi.add_argument("--log-format", choices=("text", "json"), default="text")
     asyncagi.set_defaults(run=_asyncagi)
+
+    from .tools._arguments import add_tools
+
+    add_tools(commands)
     return parser
 
 

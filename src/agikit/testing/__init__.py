@@ -2,8 +2,12 @@
 
 ``agikit.testing.fake``: :class:`~agikit.testing.fake.FakeAsterisk`, which plays Asterisk's side
 of AGI over a real socket or pipe from a script (``from agikit.testing import FakeAsterisk,
-expect, hangup``). ``agikit.testing.asterisk``: a real Asterisk 22 harness for integration tests.
-Nothing here is imported by ``import agikit``; the names below load on first use.
+expect, hangup``), and :class:`~agikit.testing.scenario.Scenario`, what happens on the call.
+``agikit.testing.tester``: the ``agi`` pytest fixture's engine, usable without pytest
+(``agikit.testing.pytest_plugin`` registers the fixture). ``agikit.testing.debug_log``:
+Asterisk's AGI debug log as transcripts. ``agikit.testing.asterisk``: a real Asterisk 22
+harness for integration tests. Nothing here is imported by ``import agikit``; the names
+below load on first use.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
         InProcessSession,
         Raw,
         Result,
+        Scenario,
         ScriptMismatch,
         close_stream,
         end_session,
@@ -36,6 +41,7 @@ __all__ = [
     "InProcessSession",
     "Raw",
     "Result",
+    "Scenario",
     "ScriptMismatch",
     "close_stream",
     "end_session",

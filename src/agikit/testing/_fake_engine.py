@@ -30,6 +30,7 @@ from ._fake_script import (
     Hangup,
     Pause,
     Raw,
+    Responder,
     SendRaw,
     Step,
     default_reply,
@@ -153,8 +154,11 @@ class Engine:
         transport: Transport,
         options: Options,
         result: Result,
+        responder: Responder | None = None,
     ) -> None:
         self.steps = list(steps)
+        #: Answers what the script leaves open (a scenario's digits, variables, hangup).
+        self.responder = responder
         self.transport = transport
         self.options = options
         self.result = result
@@ -165,6 +169,7 @@ class Engine:
         self.step: int | None = None
         self._buffer = bytearray()
         self._eof = False
+        self._eof_noted = False
         self._reset = False
         self._launched = False
         self._start = time.monotonic()
@@ -312,10 +317,7 @@ class Engine:
         if step.hangup_before_reply:
             self._hangup()
         self.sleep(step.delay)
-        words = split_command_line(line)
-        lines = step.reply if step.reply is not None else default_reply(words, dead=self.dead)
-        self._reply(lines)
-        self._after_reply(words, lines)
+        self._answer(split_command_line(line), step.reply)
 
     def _expect_rest(self, step: ExpectRest) -> None:
         timeout = self.options.timeout if step.timeout is None else step.timeout
@@ -331,10 +333,7 @@ class Engine:
             if is_failure_line(line):
                 self._failure_line()
                 raise _SessionOver
-            words = split_command_line(line)
-            lines = default_reply(words, dead=self.dead)
-            self._reply(lines)
-            self._after_reply(words, lines)
+            self._answer(split_command_line(line), None)
 
     def _await_close(self) -> None:
         """The script is done: wait for the AGI to close its end, reporting extra commands."""
@@ -362,10 +361,7 @@ class Engine:
                 if is_failure_line(line):
                     self._failure_line()
                     return
-                words = split_command_line(line)
-                lines = default_reply(words, dead=self.dead)
-                self._reply(lines)
-                self._after_reply(words, lines)
+                self._answer(split_command_line(line), None)
         finally:
             if extra:
                 listed = "\n".join(f"{show(line)}" for line in extra[:10])
@@ -381,6 +377,41 @@ class Engine:
             with contextlib.suppress(_PeerGone):
                 self._write(b"HANGUP\n")
         self._close()
+
+    def _answer(self, words: list[bytes], scripted: tuple[bytes, ...] | Raw | None) -> None:
+        """Reply to a command: the script's reply, else the responder's, else the default.
+
+        The responder sees every command (it keeps the call's state) and may hang up the
+        call during it or after it. Over FastAGI the ``HANGUP`` line follows the reply, as
+        Asterisk sends it; a process AGI gets its SIGHUP before the reply, so that it knows
+        of the hangup before it sends its next command (the signal is not ordered with the
+        stream: sent after the reply, it would race with that command).
+        """
+        response = None
+        if self.responder is not None:
+            response = self.responder.respond(words, dead=self.dead)
+        when = response.hangup if response is not None else None
+        if when is not None and not self.transport.network and not self.dead:
+            self._hangup_note(when)
+            self._hangup()
+            when = None
+        lines = scripted
+        if lines is None and response is not None:
+            lines = response.lines
+        if lines is None:
+            lines = default_reply(words, dead=self.dead)
+        self._reply(lines)
+        self._after_reply(words, lines)
+        if when is not None and not self.dead:
+            self._hangup_note(when)
+            self._hangup()
+
+    def _hangup_note(self, when: str) -> None:
+        self.note(
+            "the caller hangs up while the command runs"
+            if when == "during"
+            else "the caller hangs up after this command"
+        )
 
     def _after_reply(self, words: list[bytes], lines: tuple[bytes, ...] | Raw) -> None:
         """Asterisk notices the hangup its own ``HANGUP`` command caused, right after the reply."""
@@ -484,6 +515,9 @@ class Engine:
             raise _Stop from None
 
     def _eof_note(self, eof: _Eof) -> None:
+        if self._eof_noted:
+            return  # expect_rest() saw it; the end of the session reads it again
+        self._eof_noted = True
         self.note("connection reset by the AGI" if eof.reset else "EOF from the AGI")
 
     def _read_line(self, timeout: float) -> bytes:

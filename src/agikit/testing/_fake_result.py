@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from ..protocol.environment import Environment
 from ._fake_script import show
+
+if TYPE_CHECKING:
+    from .scenario import ScenarioState
 
 
 class Direction(Enum):
@@ -127,6 +131,9 @@ class Result:
     audio_bytes_written: int = 0
     #: Seconds from the start to the end of the session.
     duration: float = 0.0
+    #: The scenario's state at the end (variables and AstDB as the AGI left them, keys no
+    #: command took), when the fake played a :class:`~agikit.testing.scenario.Scenario`.
+    scenario: ScenarioState | None = None
 
     @property
     def ok(self) -> bool:

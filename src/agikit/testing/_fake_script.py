@@ -93,6 +93,34 @@ def show(data: bytes, limit: int = 200) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a responder (a :class:`~agikit.testing.scenario.Scenario` in play) answers to a command.
+
+    ``lines`` is the reply (``None``: the script's reply, else Asterisk's default).
+    ``hangup`` says when the caller hangs up around this command: ``"during"`` (while it ran:
+    ``lines`` is then what Asterisk answers to an interrupted command), ``"after"`` (between
+    this command and the next), or ``None``. Either way a FastAGI ``HANGUP`` line follows the
+    reply and a process AGI's SIGHUP precedes it (see ``Engine._answer``).
+    """
+
+    lines: tuple[bytes, ...] | Raw | None = None
+    hangup: str | None = None
+
+
+class Responder:
+    """Answers the commands a script leaves open, keeping state across one session.
+
+    The engine calls :meth:`respond` for every command it receives, including those whose
+    step has a reply of its own (the responder then still sees the command: a
+    ``SET VARIABLE`` updates its variables), with the command's words and whether the channel
+    is dead.
+    """
+
+    def respond(self, words: Sequence[bytes], *, dead: bool) -> Response | None:
+        raise NotImplementedError
+
+
 class Step:
     """One step of a fake Asterisk's script. Build steps with the functions of this module."""
 

@@ -42,8 +42,13 @@ In-process (your handler and the fake share the process; the fake runs in a thre
 Scripts are built with :func:`expect`, :func:`expect_any`, :func:`expect_rest`, :func:`hangup`,
 :func:`send_raw`, :func:`pause`, :func:`close_stream` and :func:`end_session`; replies can be
 single lines, several lines (:func:`usage_reply`), ``bytes`` (invalid UTF-8), :class:`Raw`
-bytes without a LF, or :data:`NO_REPLY`. :meth:`FakeAsterisk.from_transcript` replays a recorded
-session. Standard library only; ``import agikit`` does not import this module.
+bytes without a LF, or :data:`NO_REPLY`. What a script leaves open (a step without a reply, or
+everything with :func:`expect_rest`) a :class:`~agikit.testing.scenario.Scenario` can answer:
+keys the caller presses, channel variables, the AstDB, failing commands, a hangup after the Nth
+command (``FakeAsterisk([expect_rest()], scenario=Scenario(digits="1#"))``).
+:meth:`FakeAsterisk.from_transcript` replays a recorded session, from a transcript or from
+Asterisk's own AGI debug log (:mod:`agikit.testing.debug_log`). Standard library only;
+``import agikit`` does not import this module.
 """
 
 from __future__ import annotations
@@ -89,6 +94,7 @@ from ._fake_transports import (
     ProcessTransport,
     parse_agi_url,
 )
+from .scenario import Scenario
 
 __all__ = [
     "DEAD_CHANNEL",
@@ -106,6 +112,7 @@ __all__ = [
     "Raw",
     "ReplySpec",
     "Result",
+    "Scenario",
     "ScriptError",
     "ScriptMismatch",
     "Step",
@@ -145,6 +152,12 @@ class FakeSession:
     def done(self) -> bool:
         """True once the session is over and :attr:`result` is final."""
         return not self._thread.is_alive()
+
+    @property
+    def progress(self) -> Result:
+        """The :class:`Result` as the session fills it, readable while it runs (to follow the
+        transcript live: entries are only ever appended). Use :attr:`result` for the outcome."""
+        return self._engine.result
 
     @property
     def result(self) -> Result:
@@ -236,8 +249,14 @@ class FakeAsterisk:
     ``timeout`` bounds every wait, in seconds: for a command, for the AGI to read a reply, to
     close the stream at the end, for a process to exit.
 
+    ``scenario`` (a :class:`~agikit.testing.scenario.Scenario`) answers the commands whose step
+    gives no reply, and those :func:`expect_rest` accepts: the keys the caller presses, the
+    channel variables and AstDB entries, commands that fail, a hangup during or after the Nth
+    command. It sees every command, so a ``SET VARIABLE`` is read back by a later
+    ``GET VARIABLE``.
+
     A ``FakeAsterisk`` holds no state of its own: each ``run_*``/``start_*`` call plays the
-    script once, in a fresh session.
+    script once, in a fresh session (and a fresh state of the scenario).
     """
 
     def __init__(
@@ -250,8 +269,12 @@ class FakeAsterisk:
         exit_on_hangup: bool = False,
         dead: bool = False,
         timeout: float = 5.0,
+        scenario: Scenario | None = None,
     ) -> None:
         self.script: tuple[Step, ...] = tuple(script)
+        self.scenario = scenario
+        #: ``agi_request`` of the recorded session (:meth:`from_transcript`), else ``None``.
+        self.recorded_request: str | None = None
         check_script(self.script)
         if isinstance(args, str):
             raise TypeError("args is a sequence of arguments, not one string")
@@ -271,6 +294,7 @@ class FakeAsterisk:
                 ("exit_on_hangup", self.options.exit_on_hangup, False),
                 ("dead", self.options.dead_at_start, False),
                 ("timeout", self.options.timeout, 5.0),
+                ("scenario", self.scenario, None),
             )
             if value != default
         )
@@ -286,22 +310,38 @@ class FakeAsterisk:
         exit_on_hangup: bool = False,
         dead: bool = False,
         timeout: float = 5.0,
+        channel: str | None = None,
     ) -> FakeAsterisk:
         """A fake that replays the Asterisk side of a recorded session.
 
         ``transcript`` is the text (or a path to a file) in the reference transcripts' format,
-        which :meth:`Result.format_transcript` also writes. The recorded environment (with its
-        ``agi_arg_N`` as ``args``) is used, updated by ``env``; the other options are as for
+        which :meth:`Result.format_transcript` also writes, or Asterisk's own AGI debug log
+        (``agi set debug on``: ``AGI Tx >>`` / ``AGI Rx <<`` lines, see
+        :mod:`agikit.testing.debug_log`); ``channel`` picks the call in a log that holds
+        several (a channel name, a unique ID, or part of a channel name). The recorded
+        environment (with its ``agi_arg_N`` as ``args``) is used, updated by ``env``, and its
+        ``agi_request`` is kept in :attr:`recorded_request`; the other options are as for
         the class itself. Command lines are matched by words, so a client that quotes
         differently from the recorded one still matches.
         """
         from ._fake_replay import parse_transcript
+        from .debug_log import is_debug_log, read_debug_log, select_call
 
         if isinstance(transcript, os.PathLike):
             transcript = Path(transcript).read_text("utf-8", "surrogateescape")
+        if is_debug_log(transcript):
+            call = select_call(read_debug_log(transcript), channel)
+            if call.async_agi:
+                raise ValueError(
+                    f"{call.channel}: an Async AGI session; its commands came over AMI and "
+                    "Asterisk's debug log holds only the replies, so it cannot be replayed"
+                )
+            transcript = call.to_transcript()
+        elif channel is not None:
+            raise ValueError("channel= picks a call in an Asterisk debug log; this is a transcript")
         recording = parse_transcript(transcript)
         merged: dict[str, str | None] = {**recording.env, **(env or {})}
-        return cls(
+        fake = cls(
             recording.steps,
             args=recording.args,
             env=merged,
@@ -310,6 +350,8 @@ class FakeAsterisk:
             dead=dead,
             timeout=timeout,
         )
+        fake.recorded_request = recording.request or None
+        return fake
 
     # ------------------------------------------------------------------ the environment
 
@@ -332,7 +374,9 @@ class FakeAsterisk:
 
     def _start(self, transport: Transport, environment: Environment) -> Engine:
         result = Result(label=transport.label, environment=environment)
-        return Engine(self.script, transport, self.options, result)
+        responder = self.scenario.start() if self.scenario is not None else None
+        result.scenario = responder
+        return Engine(self.script, transport, self.options, result, responder)
 
     # ------------------------------------------------------------------ FastAGI
 
