@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -124,6 +125,9 @@ def test_hangup_mid_command(asterisk: Asterisk) -> None:
 
     with async_agi(asterisk, handler) as server:
         result = asterisk.originate_async_agi(far_end=[FarEnd.wait(1), FarEnd.hangup()]).wait()
+        deadline = time.monotonic() + 5  # the server's thread forgets the channel after the end
+        while server.channels and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert not server.channels
     assert result.agi_status == "HANGUP"
     assert seen == {"wait": "Hangup", "after": "Hangup"}

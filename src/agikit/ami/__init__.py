@@ -1,6 +1,14 @@
 """The Asterisk Manager Interface: a sans-IO codec and an asyncio client."""
 
-from .client import ActionError, AmiClient, AmiDisconnected, AmiError, ListResult, LoginError
+from .client import (
+    ActionError,
+    AmiClient,
+    AmiDisconnected,
+    AmiError,
+    EventQueue,
+    ListResult,
+    LoginError,
+)
 from .codec import AmiParser, Message, encode_action
 
 __all__ = [
@@ -9,6 +17,7 @@ __all__ = [
     "AmiDisconnected",
     "AmiError",
     "AmiParser",
+    "EventQueue",
     "ListResult",
     "LoginError",
     "Message",

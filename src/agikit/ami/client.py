@@ -10,7 +10,9 @@ event subscriptions, keep-alive pings, reconnection with back-off, clean logoff.
 
 The connection's state changes reach subscribers as synthetic events ``AgikitDisconnected`` and
 ``AgikitReconnected`` (header ``Synthetic: agikit``): events sent while the connection was down
-are lost. Secrets never appear in logs or in ``repr``.
+are lost, and actions waiting for a response when it went down fail with
+:class:`AmiDisconnected` (whether Asterisk ran them is unknown). Secrets never appear in logs or
+in ``repr``.
 """
 
 from __future__ import annotations
@@ -18,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import itertools
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, cast
 
 from ..errors import AGIError, ProtocolError
 from .codec import AmiParser, Message, encode_action
 
 log = logging.getLogger("agikit.ami")
 
-EventCallback = Callable[[Message], "Awaitable[None] | None"]
+#: A plain function or a coroutine function; what a plain one returns is ignored.
+EventCallback = Callable[[Message], object]
 EventFilter = Callable[[Message], bool] | Mapping[str, str] | None
 
 
@@ -74,8 +78,9 @@ class ListResult:
         return f"ListResult({len(self.events)} events)"
 
 
-def _matches(event: Message, names: frozenset[str], where: EventFilter) -> bool:
-    if names and (event.event or "").lower() not in names:
+def _matches(event: Message, name: str, names: frozenset[str], where: EventFilter) -> bool:
+    """Whether ``event`` (whose lower-case name is ``name``) passes a subscription's test."""
+    if names and name not in names:
         return False
     if where is None:
         return True
@@ -84,12 +89,22 @@ def _matches(event: Message, names: frozenset[str], where: EventFilter) -> bool:
     return all(event.get(key) == value for key, value in where.items())
 
 
+class EventQueue(asyncio.Queue[Message]):
+    """The queue :meth:`AmiClient.subscribe` fills. The connection never waits for a reader:
+    an event arriving while ``maxsize`` events wait is dropped, and counted in ``dropped``."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self.dropped = 0
+
+
 class _Subscription:
+    __slots__ = ("names", "queue", "where")
+
     def __init__(self, names: Iterable[str], where: EventFilter, maxsize: int) -> None:
         self.names = frozenset(name.lower() for name in names)
         self.where = where
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
-        self.dropped = 0
+        self.queue = EventQueue(maxsize)
 
 
 class _Protocol(asyncio.Protocol):
@@ -97,12 +112,18 @@ class _Protocol(asyncio.Protocol):
         self.client = client
         self.parser = AmiParser()
         self.transport: asyncio.Transport | None = None
-        self.banner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        self.banner: asyncio.Future[str] = self.loop.create_future()
+        self.lost: asyncio.Future[None] = self.loop.create_future()
+        #: Actions written during this turn of the event loop, sent together at its end.
+        self.outbox: list[bytes] = []
+        #: Events that came before the login completed (``FullyBooted``): published after it,
+        #: so that subscribers see ``AgikitReconnected`` first.
+        self.held: list[Message] | None = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A cast, not an isinstance check: uvloop's transports are not asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -115,8 +136,32 @@ class _Protocol(asyncio.Protocol):
         if self.parser.banner is not None and not self.banner.done():
             self.banner.set_result(self.parser.banner)
         dispatch = self.client._dispatch
+        held = self.held
         for message in messages:
-            dispatch(message)
+            if held is not None and message.event is not None:
+                held.append(message)
+            else:
+                dispatch(message)
+
+    def write(self, data: bytes) -> None:
+        """Write ``data`` at the end of this loop turn, with whatever else is written in it:
+        one system call for the commands of many channels resumed by the same read."""
+        outbox = self.outbox
+        outbox.append(data)
+        if len(outbox) == 1:
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(b"".join(self.outbox))
+        self.outbox.clear()
+
+    def release(self) -> None:
+        """The login is done: publish the events held back, then dispatch as they come."""
+        held, self.held = self.held, None
+        for message in held or ():
+            self.client._dispatch(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.banner.done():
@@ -133,8 +178,9 @@ class AmiClient:
 
     ``auth`` is ``"plain"`` or ``"md5"`` (challenge-response: the secret never crosses the
     wire). ``events`` is the Login ``Events`` mask (``"on"``, ``"off"`` or a class list such as
-    ``"call,agi"``). ``ping_interval`` seconds of silence trigger a ``Ping``; no answer within
-    ``timeout`` drops and re-opens the connection. Reconnection waits ``backoff`` seconds,
+    ``"call,agi"``). A ``Ping`` goes out every ``ping_interval`` seconds; no answer within
+    ``timeout`` drops and re-opens the connection. ``timeout`` also bounds connecting, the
+    banner, and the wait for each action's response. Reconnection waits ``backoff`` seconds,
     doubling up to ``max_backoff``, with jitter.
     """
 
@@ -202,27 +248,36 @@ class AmiClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _open(self) -> None:
+    async def _open(self, *, reconnecting: bool = False) -> None:
         loop = asyncio.get_running_loop()
+        protocol: _Protocol | None = None
         try:
-            _, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _Protocol(self), self.host, self.port),
-                self.timeout,
-            )
-            self.banner = await asyncio.wait_for(protocol.banner, self.timeout)
-        except (OSError, TimeoutError) as exc:
-            raise AmiDisconnected(f"cannot reach AMI at {self.host}:{self.port}: {exc}") from exc
-        self._protocol = protocol
-        try:
+            try:
+                _, opened = await asyncio.wait_for(
+                    loop.create_connection(lambda: _Protocol(self), self.host, self.port),
+                    self.timeout,
+                )
+                protocol = opened
+                self.banner = await asyncio.wait_for(opened.banner, self.timeout)
+            except (OSError, TimeoutError) as exc:
+                raise AmiDisconnected(
+                    f"cannot reach AMI at {self.host}:{self.port}: {exc or type(exc).__name__}"
+                ) from exc
+            self._protocol = protocol
             await self._login()
         except BaseException:
-            if protocol.transport is not None:
+            # Also on cancellation (close() during a reconnection): no half-open connection.
+            if protocol is not None and protocol.transport is not None:
                 protocol.transport.abort()
             raise
         self._connected.set()
         log.info(
             "AMI logged in to %s:%d as %s (%s)", self.host, self.port, self.username, self.banner
         )
+        if reconnecting:
+            self.reconnects += 1
+            self._publish_synthetic("AgikitReconnected")
+        protocol.release()
 
     async def _login(self) -> None:
         if self.auth == "md5":
@@ -279,7 +334,7 @@ class AmiClient:
             except TimeoutError:
                 pass
             try:
-                await asyncio.wait_for(self.action("Ping"), self.timeout)
+                await self.action("Ping", timeout=self.timeout)
             except (AmiError, TimeoutError) as exc:
                 log.warning("AMI keep-alive failed (%s); reconnecting", exc)
                 if protocol.transport is not None:
@@ -291,14 +346,12 @@ class AmiClient:
         delay = self.backoff
         while not self._closing:
             try:
-                await self._open()
+                await self._open(reconnecting=True)
             except LoginError as exc:
                 log.error("AMI re-login failed: %s", exc)
             except AmiDisconnected as exc:
                 log.info("AMI still down (%s); retrying in %.1f s", exc, delay)
             else:
-                self.reconnects += 1
-                self._publish_synthetic("AgikitReconnected")
                 return
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, self.max_backoff)
@@ -334,8 +387,27 @@ class AmiClient:
         if protocol is None or protocol.transport is None or protocol.transport.is_closing():
             raise AmiDisconnected("not connected to AMI")
         action_id = action_id or self._next_id()
-        protocol.transport.write(encode_action(action, headers, action_id=action_id))
+        protocol.write(encode_action(action, headers, action_id=action_id))
         return action_id
+
+    def send_action(
+        self,
+        action: str,
+        headers: Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] = (),
+    ) -> asyncio.Future[Message]:
+        """Send an action now; returns a future for its response, whatever it is (no check, no
+        timeout: it fails with :class:`AmiDisconnected` if the connection goes down first).
+        Raises :class:`AmiDisconnected` at once when not connected. For callers that cannot
+        wait (the Async AGI transport queues commands this way)."""
+        action_id = self._next_id()
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        try:
+            self.send(action, headers, action_id=action_id)
+        except BaseException:
+            del self._pending[action_id]
+            raise
+        return future
 
     async def action(
         self,
@@ -347,20 +419,38 @@ class AmiClient:
         _login: bool = False,
     ) -> Message:
         """Send an action and return its response; :class:`ActionError` on ``Response: Error``
-        (unless ``check=False``)."""
+        (unless ``check=False``), :class:`AmiDisconnected` if the connection is down (or goes
+        down before the response), ``TimeoutError`` if no response came within ``timeout``.
+
+        While the client reconnects, the action waits up to ``timeout`` for the connection."""
+        wait = self.timeout if timeout is None else timeout
         if not _login and not self.connected:
-            await asyncio.wait_for(self._connected.wait(), timeout or self.timeout)
+            await self._wait_connected(wait)
         action_id = self._next_id()
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
         self._pending[action_id] = future
+        # Cheaper than asyncio.wait_for (one future, one timer): this is the hot path.
+        expiry = loop.call_later(wait, _expire, future, action, wait)
         try:
             self.send(action, headers, action_id=action_id)
-            response = await asyncio.wait_for(future, timeout or self.timeout)
+            response = await future
         finally:
+            expiry.cancel()
             self._pending.pop(action_id, None)
         if check and response.response == "Error":
             raise ActionError(action, response)
         return response
+
+    async def _wait_connected(self, timeout: float) -> None:
+        if self._closing or not self.reconnect or self._supervisor is None:
+            raise AmiDisconnected("not connected to AMI")
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            raise AmiDisconnected(
+                f"not connected to AMI at {self.host}:{self.port} (reconnecting)"
+            ) from None
 
     async def action_list(
         self,
@@ -371,8 +461,9 @@ class AmiClient:
     ) -> ListResult:
         """Send an event-list action (``CoreShowChannels``, ``Status`` ...) and return the
         response with every item event up to ``EventList: Complete``."""
+        wait = self.timeout if timeout is None else timeout
         if not self.connected:
-            await asyncio.wait_for(self._connected.wait(), timeout or self.timeout)
+            await self._wait_connected(wait)
         action_id = self._next_id()
         loop = asyncio.get_running_loop()
         first: asyncio.Future[Message] = loop.create_future()
@@ -382,15 +473,23 @@ class AmiClient:
         self._pending[action_id + "\0complete"] = done
         try:
             self.send(action, headers, action_id=action_id)
-            response = await asyncio.wait_for(first, timeout or self.timeout)
+            response = await asyncio.wait_for(first, wait)
             if response.response == "Error":
                 raise ActionError(action, response)
-            complete = await asyncio.wait_for(done, timeout or self.timeout)
+            if (response.get("EventList") or "").lower() != "start":
+                # Not a list after all (or an Asterisk that answers it in one response).
+                return ListResult(response, [], response)
+            complete = await asyncio.wait_for(done, wait)
             return ListResult(response, self._lists.get(action_id, []), complete)
         finally:
             self._pending.pop(action_id, None)
             self._pending.pop(action_id + "\0complete", None)
             self._lists.pop(action_id, None)
+            for future in (first, done):
+                if future.done() and not future.cancelled():
+                    future.exception()  # retrieved: no "never retrieved" log when it was lost
+                else:
+                    future.cancel()
 
     async def command(self, cli: str, *, timeout: float | None = None) -> str:
         """Run a CLI command (``Action: Command``) and return its output."""
@@ -401,43 +500,57 @@ class AmiClient:
 
     # -- events -----------------------------------------------------------------------------
     def _dispatch(self, message: Message) -> None:
-        action_id = message.action_id
-        if action_id is not None:
-            items = self._lists.get(action_id)
-            if items is not None and message.event is not None:
+        name = message.event  # reads only the first line of most events
+        if name is None:
+            # A response: to the action waiting for it (or to nobody, without an ActionID).
+            action_id = message.action_id
+            if action_id is not None:
+                future = self._pending.pop(action_id, None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+            return
+        if self._lists:
+            # The items of an event list carry the ActionID of the action that asked for them.
+            action_id = message.action_id
+            items = self._lists.get(action_id) if action_id is not None else None
+            if items is not None:
                 if (message.get("EventList") or "").lower() == "complete":
-                    future = self._pending.get(action_id + "\0complete")
+                    future = self._pending.get(f"{action_id}\0complete")
                     if future is not None and not future.done():
                         future.set_result(message)
                 else:
                     items.append(message)
                 return
-            if message.event is None:
-                future = self._pending.get(action_id)
-                if future is not None and not future.done():
-                    future.set_result(message)
-                return
-        if message.event is not None:
-            self._publish(message)
+        self._publish(message, name)
 
-    def _publish(self, event: Message) -> None:
+    def _publish(self, event: Message, name: str | None = None) -> None:
+        name = ((event.event or "") if name is None else name).lower()
         for subscription in self._subscriptions:
-            if _matches(event, subscription.names, subscription.where):
-                try:
-                    subscription.queue.put_nowait(event)
-                except asyncio.QueueFull:
-                    subscription.dropped += 1
-        for names, where, callback in self._callbacks:
-            if _matches(event, names, where):
-                try:
-                    result = callback(event)
-                except Exception:
-                    log.exception("AMI event callback %r raised", callback)
+            try:
+                if not _matches(event, name, subscription.names, subscription.where):
                     continue
-                if result is not None:
-                    task = asyncio.ensure_future(result)
-                    self._tasks.add(task)
-                    task.add_done_callback(self._callback_done)
+            except Exception:
+                log.exception("AMI subscription filter %r raised", subscription.where)
+                continue
+            queue = subscription.queue
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                queue.dropped += 1
+        for names, where, callback in self._callbacks:
+            if names and name not in names:
+                continue
+            try:
+                if where is not None and not _matches(event, name, names, where):
+                    continue
+                result = callback(event)
+            except Exception:
+                log.exception("AMI event callback %r raised", callback)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._callback_done)
 
     def _callback_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -451,7 +564,10 @@ class AmiClient:
         self, *names: str, where: EventFilter = None
     ) -> Callable[[EventCallback], EventCallback]:
         """Decorator: call ``callback(event)`` (sync or async) for events named ``names`` (all
-        events if none) that pass ``where`` (a predicate, or headers that must be equal)."""
+        events if none) that pass ``where`` (a predicate, or headers that must be equal).
+
+        A plain callback runs inside the connection's read loop, so it must be quick; an
+        ``async`` one runs as a task of its own. What either raises is logged."""
 
         def register(callback: EventCallback) -> EventCallback:
             self._callbacks.append((frozenset(n.lower() for n in names), where, callback))
@@ -460,14 +576,16 @@ class AmiClient:
         return register
 
     def remove_callback(self, callback: EventCallback) -> None:
-        self._callbacks = [entry for entry in self._callbacks if entry[2] is not callback]
+        # ==, not "is": each ``obj.method`` is a new bound-method object, equal to the others.
+        self._callbacks = [entry for entry in self._callbacks if entry[2] != callback]
 
     @contextlib.asynccontextmanager
     async def subscribe(
         self, *names: str, where: EventFilter = None, maxsize: int = 10_000
-    ) -> AsyncIterator[asyncio.Queue[Message]]:
+    ) -> AsyncIterator[EventQueue]:
         """A queue receiving matching events while the block runs (events beyond ``maxsize``
-        waiting in it are dropped and counted, never blocking the connection)."""
+        waiting in it are dropped and counted in its ``dropped``, never blocking the
+        connection)."""
         subscription = _Subscription(names, where, maxsize)
         self._subscriptions.append(subscription)
         try:
@@ -477,8 +595,16 @@ class AmiClient:
 
     async def events(
         self, *names: str, where: EventFilter = None, maxsize: int = 10_000
-    ) -> AsyncIterator[Message]:
-        """``async for event in ami.events("Hangup", where={"Channel": name})``."""
+    ) -> AsyncGenerator[Message, None]:
+        """``async for event in ami.events("Hangup", where={"Channel": name})``.
+
+        The subscription lasts until the generator is closed: leave the loop with ``break``
+        inside ``contextlib.aclosing(ami.events(...))`` to end it at once."""
         async with self.subscribe(*names, where=where, maxsize=maxsize) as queue:
             while True:
                 yield await queue.get()
+
+
+def _expire(future: asyncio.Future[Message], action: str, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError(f"no response to AMI {action} within {timeout} s"))
