@@ -28,7 +28,13 @@ the documentation is loaded when first read, and :func:`find_command`'s index wh
 """
 
 from .errors import ArgumentError, CommandFailed, Hangup, InvalidCommand, ProtocolError, UsageError
-from .protocol.quoting import format_command, split_command_line, to_bytes
+from .protocol.quoting import (
+    MAX_WORDS,
+    encode_argument,
+    format_command,
+    split_command_line,
+    to_bytes,
+)
 from .results import (
     ChannelState,
     ControlPlaybackResult,
@@ -40,6 +46,8 @@ from .results import (
     SpeechResult,
     StreamControl,
 )
+
+_MEMO_SIZE = 256  # requests kept per command (for str, int or absent arguments only)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -190,8 +198,10 @@ class Command(_Generic["T"]):
         "_adjust",
         "_fixed",
         "_make_params",
+        "_memo",
         "_names",
         "_params",
+        "_prefix",
         "_variadic",
         "dead_ok",
         "parse",
@@ -243,6 +253,8 @@ class Command(_Generic["T"]):
         variadic = [p for p in params if p.variadic]
         self._variadic = variadic[0] if variadic else None
         self._names = frozenset(p.name for p in self._fixed)
+        self._prefix = format_command(self.words, ())  # the command words, checked once
+        self._memo: dict[tuple[Any, ...], CommandRequest[T]] = {}
         self._params = params
         return params
 
@@ -290,6 +302,20 @@ class Command(_Generic["T"]):
             self._build_params()
         fixed = self._fixed
         count = len(args)
+        if not kwargs and count == len(fixed) and self._variadic is None:
+            # What the generated methods do: every parameter, positionally. Requests for str,
+            # int (not bool: 1 == True) or absent arguments are kept: IVR code repeats the same
+            # prompts, variables and timeouts.
+            memo = self._memo
+            for value in args:
+                if value is not None and type(value) is not str and type(value) is not int:
+                    return self._build(list(args), args)
+            request = memo.get(args)
+            if request is None:
+                request = self._build(list(args), args)
+                if len(memo) < _MEMO_SIZE:
+                    memo[args] = request
+            return request
         if count > len(fixed) and self._variadic is None:
             raise TypeError(
                 f"{self.method}() takes {len(fixed)} positional arguments but {count} were given"
@@ -310,6 +336,10 @@ class Command(_Generic["T"]):
         if kwargs and not self._names.issuperset(kwargs):
             unknown = sorted(set(kwargs) - self._names)[0]
             raise TypeError(f"{self.method}() got an unexpected keyword argument {unknown!r}")
+        return self._build(values, args)
+
+    def _build(self, values: "list[Any]", args: "tuple[Any, ...]") -> "CommandRequest[T]":
+        fixed = self._fixed
         if self._adjust is not None:
             self._adjust(values)
         wire: list[str] = []
@@ -337,9 +367,13 @@ class Command(_Generic["T"]):
                     names.append(label)
                 wire.append(word)
                 names.append(variadic.label)
-        return CommandRequest(
-            self, format_command(self.words, wire, names), self.dead_ok, self.parse
-        )
+        if not wire:
+            line = self._prefix
+        else:
+            if len(wire) + len(self.words) > MAX_WORDS:
+                format_command(self.words, wire, names)  # raises the word-limit error
+            line = self._prefix + b" " + b" ".join(map(encode_argument, wire, names))
+        return CommandRequest(self, line, self.dead_ok, self.parse)
 
 
 # ------------------------------------------------------------------------------------------------

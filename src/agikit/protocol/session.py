@@ -92,6 +92,18 @@ class StreamClosed(_Event):
 Event = EnvironmentReceived | ReplyReceived | HangupReceived | StreamClosed
 
 _HANGUP_LINE = b"HANGUP"
+#: The names Asterisk sends, shared by every session instead of one copy per call.
+_ENVIRONMENT_KEYS = {
+    name: name
+    for name in (
+        *("agi_network", "agi_network_script", "agi_request", "agi_channel", "agi_language"),
+        *("agi_type", "agi_uniqueid", "agi_version", "agi_callerid", "agi_calleridname"),
+        *("agi_callingpres", "agi_callingani2", "agi_callington", "agi_callingtns"),
+        *("agi_dnid", "agi_rdnis", "agi_context", "agi_extension", "agi_priority"),
+        *("agi_enhanced", "agi_accountcode", "agi_threadid"),
+        *(f"agi_arg_{n}" for n in range(1, 10)),
+    )
+}
 _USAGE_END = b"520 "
 _F = (b"f", b"F")
 
@@ -103,6 +115,24 @@ class AgiSession:
     ``max_environment`` bounds the whole environment block; ``max_usage_lines`` the number of
     lines of one reply (a 520 block, GOSUB's ``100`` lines) and ``max_reply`` their total size.
     """
+
+    __slots__ = (
+        "_environment_pairs",
+        "_environment_size",
+        "_error",
+        "_in_usage",
+        "_max_environment",
+        "_max_line",
+        "_max_reply",
+        "_max_usage_lines",
+        "_partial",
+        "_reply_lines",
+        "_reply_size",
+        "environment",
+        "hung_up",
+        "max_command_bytes",
+        "state",
+    )
 
     def __init__(
         self,
@@ -179,8 +209,17 @@ class AgiSession:
             self._raise_if_broken()
         if not data:
             return self._end_of_stream()
-        if self.state is State.CLOSED:
+        state = self.state
+        if state is State.CLOSED:
             self._fail(f"data after the end of the stream: {data[:80]!r}")
+        if state is State.ENVIRONMENT and not self._partial and data[:1] != b"\n":
+            # The whole rest of the environment in this chunk: parse it as one block.
+            end = data.find(b"\n\n")
+            if 0 < end < self._max_environment - self._environment_size:
+                received = self._environment_block(data[:end])
+                if end + 2 < len(data):
+                    received.extend(self.receive_data(data[end + 2 :]))
+                return received
         events: list[Event] = []
         max_line = self._max_line
         partial = self._partial
@@ -210,6 +249,63 @@ class AgiSession:
             if len(data) - start > max_line:
                 self._fail(f"a line longer than {max_line} bytes: {data[start : start + 80]!r}...")
             partial += data[start:]
+        return events
+
+    def receive_reply(self, data: bytes) -> "Reply | None":
+        """Fast path for the common case: ``data`` is exactly one final reply line (``200 ...``)
+        to the command in flight. Returns its :class:`Reply`, or None (nothing consumed, state
+        unchanged) when the general :meth:`receive_data` must handle ``data``."""
+        if (
+            self.state is not State.AWAITING_REPLY
+            or self._partial
+            or self._reply_lines
+            or self._in_usage
+            or data.find(b"\n") != len(data) - 1
+            or len(data) > self._max_line
+        ):
+            return None
+        line = data[:-1]
+        head = line[:4]
+        if head == b"100 " or head == b"520-" or line == _HANGUP_LINE:
+            return None
+        try:
+            reply = parse_final_line(line, (line,))
+        except ProtocolError as exc:
+            self._fail(str(exc))
+        self.state = State.IDLE
+        return reply
+
+    def _environment_block(self, block: bytes) -> list[Event]:
+        """The environment's remaining lines at once (``block``: up to, not including, the
+        empty line that ends it); the same result as feeding them line by line."""
+        max_line = self._max_line
+        pairs = self._environment_pairs
+        intern = _ENVIRONMENT_KEYS.get
+        if len(block) <= max_line:  # so is every line: split the text at once
+            text = block.decode("utf-8", "surrogateescape")
+            split = [line.split(": ", 1) for line in text.split("\n")]
+            parsed = []
+            for pair in split:
+                if len(pair) != 2 or ":" in pair[0]:
+                    break  # not "name: value": the line by line reading below decides
+                parsed.append((intern(pair[0], pair[0]), pair[1]))
+            else:
+                pairs.extend(parsed)
+                self._environment_size += len(block) + 1
+                events: list[Event] = []
+                self._environment_line(b"", events)
+                return events
+        for raw in block.split(b"\n"):
+            if len(raw) > max_line:
+                self._fail(f"a line longer than {max_line} bytes: {raw[:80]!r}...")
+            text = raw.decode("utf-8", "surrogateescape")
+            name, separator, value = text.partition(":")
+            if separator and value.startswith(" "):
+                value = value[1:]
+            pairs.append((intern(name, name), value))
+        self._environment_size += len(block) + 1
+        events = []
+        self._environment_line(b"", events)
         return events
 
     def _end_of_stream(self) -> list[Event]:
@@ -306,7 +402,7 @@ class AgiSession:
         name, separator, value = text.partition(":")
         if separator and value.startswith(" "):
             value = value[1:]
-        self._environment_pairs.append((name, value))
+        self._environment_pairs.append((_ENVIRONMENT_KEYS.get(name, name), value))
 
     # -- errors -------------------------------------------------------------------------------
     def _fail(self, message: str) -> "NoReturn":

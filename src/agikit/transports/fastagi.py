@@ -106,11 +106,26 @@ class FastAGIConnection(asyncio.Protocol):
     handler has returned, so a drain waits for handlers that outlive their socket too.
     """
 
+    __slots__ = (
+        "_call_timeout",
+        "_closed_error",
+        "_cut_off",
+        "_deadline",
+        "_head",
+        "_loop",
+        "_received",
+        "_waiter",
+        "server",
+        "session",
+        "started",
+        "task",
+        "transport",
+    )
+
     def __init__(self, server: FastAGIServer) -> None:
         self.server = server
         self.session = AgiSession(max_line=server.max_line, max_environment=server.max_environment)
         self.transport: asyncio.Transport | None = None
-        self.peer: str = "?"
         self.task: asyncio.Task[None] | None = None
         self.started = time.monotonic()
         self._loop = server.loop
@@ -219,8 +234,6 @@ class FastAGIConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not asserted to be an asyncio.Transport: uvloop's transports are not subclasses.
         self.transport = cast("asyncio.Transport", transport)
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         if not self.server._admit(self):
             return
         self._deadline = self._loop.call_later(
@@ -228,8 +241,22 @@ class FastAGIConnection(asyncio.Protocol):
         )
 
     def data_received(self, data: bytes) -> None:
-        if self.task is None and not self._environment_bytes(data):
-            return
+        if self.task is None:
+            if not self._environment_bytes(data):
+                return
+        else:
+            waiter = self._waiter
+            if waiter is not None:
+                try:
+                    reply = self.session.receive_reply(data)
+                except ProtocolError as exc:
+                    self._broken(exc)
+                    return
+                if reply is not None:  # the usual case: one reply line, all of it
+                    self._waiter = None
+                    if not waiter.done():
+                        waiter.set_result(reply)
+                    return
         try:
             events = self.session.receive_data(data)
         except ProtocolError as exc:
@@ -434,6 +461,13 @@ class FastAGIConnection(asyncio.Protocol):
         self._waiter = None
         if waiter is not None and not waiter.done():
             waiter.set_exception(self._closed_error)
+
+    @property
+    def peer(self) -> str:
+        """The peer's address (looked up when a message needs it, not for every call)."""
+        transport = self.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
     def _label(self) -> str:
         environment = self.session.environment
