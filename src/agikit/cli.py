@@ -100,7 +100,10 @@ def _supervise(args: argparse.Namespace) -> int:
     """Run ``args.workers`` server processes sharing the port (SO_REUSEPORT); forward
     SIGTERM/SIGINT to them so each drains, and wait for all."""
     argv = [sys.executable, "-m", "agikit", *sys.argv[1:], "--worker"]
-    workers = [subprocess.Popen(argv) for _ in range(args.workers)]
+    # Workers get signals from the supervisor only, once: a signal to the whole process group
+    # (kill -- -PGID) would otherwise reach them twice, and a second signal cuts the drain off.
+    # Under systemd, use KillMode=mixed so that only the supervisor is signalled.
+    workers = [subprocess.Popen(argv, start_new_session=True) for _ in range(args.workers)]
     log.info("started %d workers: %s", len(workers), [w.pid for w in workers])
 
     def forward(signum: int, frame: object) -> None:
