@@ -10,6 +10,7 @@ Run ``python -m agikit.testing.asterisk --help`` for the command-line interface,
 pytest fixtures in ``agikit.testing.asterisk.pytest_plugin``.
 """
 
+from ...dialplan import escape_app_arg
 from ._ami import AmiConnection, AmiError, Message
 from ._dns import DNSError, LoopbackDNS, Query
 from ._instance import (
@@ -19,7 +20,6 @@ from ._instance import (
     CallResult,
     FarEnd,
     agi_data,
-    escape_app_arg,
     listening_addresses,
 )
 from ._provision import Chroot, ProvisionError, provision

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypedDict, Unpack
 
+from ...dialplan import escape_app_arg, join_app_args
 from . import _config
 from ._ami import AmiConnection, AmiError, Message
 from ._provision import Chroot, default_cache_dir, provision
@@ -38,27 +39,15 @@ from ._provision import Chroot, default_cache_dir, provision
 AMI_USER = "agikit"
 _DEFAULT_SOURCE = Path(__file__).resolve().parents[3]  # the directory that holds ``agikit``
 _PR_SET_PDEATHSIG = 1
-_APP_ARG_SPECIALS = frozenset('\\,"()[]')
 
 
 class AsteriskError(RuntimeError):
     """The harness Asterisk could not be started, or a call could not be placed or finished."""
 
 
-def escape_app_arg(value: str) -> str:
-    """Escape one argument for Asterisk's dialplan argument splitter.
-
-    ``__ast_app_separate_args`` (used by ``AGI()`` and by AMI ``Variable:`` headers) splits on
-    commas outside quotes and brackets, drops double quotes, and takes a backslash to mean "the
-    next character is literal". A backslash before every special character is therefore read
-    back as exactly ``value``.
-    """
-    return "".join("\\" + char if char in _APP_ARG_SPECIALS else char for char in value)
-
-
 def agi_data(target: str, args: Sequence[str] = ()) -> str:
     """The argument string of ``AGI()``: the script or URL, then each argument, escaped."""
-    return ",".join(escape_app_arg(part) for part in (target, *args))
+    return join_app_args(target, *args)
 
 
 class FarEnd:
