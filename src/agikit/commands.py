@@ -27,7 +27,15 @@ parameters are built when the command is first used (the table gives them as ``l
 the documentation is loaded when first read, and :func:`find_command`'s index when first asked.
 """
 
-from .errors import ArgumentError, CommandFailed, Hangup, InvalidCommand, ProtocolError, UsageError
+from .errors import (
+    ArgumentError,
+    CommandError,
+    CommandFailed,
+    Hangup,
+    InvalidCommand,
+    ProtocolError,
+    UsageError,
+)
 from .protocol.quoting import (
     MAX_WORDS,
     encode_argument,
@@ -1565,6 +1573,27 @@ def complete(request: "CommandRequest[T]", reply: "Reply", hung_up: bool) -> "T"
             reply=reply,
         )
     raise ProtocolError(f"unexpected reply {reply.raw_text!r} to command {request.text!r}")
+
+
+def hangup_unknown(request: "CommandRequest[Any]", hung_up: bool) -> bool:
+    """After ``request`` failed: is it unknown whether the channel hung up?
+
+    A command that needs a live channel answers ``result=-1`` both when it fails and when the
+    caller hangs up while it runs. Asterisk notifies a hangup it detected (SIGHUP, or the
+    ``HANGUP`` line) before it reads the next command line (``run_agi()`` drains the channel
+    first), so when this returns True the transport sends one ``NOOP``; after its reply,
+    :func:`failure_or_hangup` gives the right error.
+    """
+    return not request.dead_ok and not hung_up
+
+
+def failure_or_hangup(failure: CommandFailed, hung_up: bool) -> CommandError:
+    """The error to raise for ``failure`` once the transport knows whether the channel hung up."""
+    if not hung_up:
+        return failure
+    return Hangup(
+        "the channel hung up while the command ran", command=failure.command, reply=failure.reply
+    )
 
 
 def refuse_when_dead(request: "CommandRequest[T]", hung_up: bool) -> None:

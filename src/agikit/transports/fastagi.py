@@ -36,7 +36,7 @@ from typing import Any, TypeVar, cast
 
 from .._async_call import Call
 from ..app import RouteError, call_context
-from ..commands import NOOP, complete, refuse_when_dead
+from ..commands import NOOP, complete, failure_or_hangup, hangup_unknown, refuse_when_dead
 from ..errors import CommandFailed, CommandInFlight, ConnectionClosed, Hangup, ProtocolError
 from ..protocol.environment import Environment
 from ..protocol.replies import Reply
@@ -168,18 +168,13 @@ class FastAGIConnection(asyncio.Protocol):
         try:
             return complete(request, reply, session.hung_up)
         except CommandFailed as failure:
-            if request.dead_ok or session.hung_up:
+            if not hangup_unknown(request, session.hung_up):
                 raise
-            # A command needing a live channel failed. Asterisk reports a detected hangup (the
-            # HANGUP line) before it answers the next command, so one NOOP tells the two apart.
             await self._probe_hangup()
-            if session.hung_up:
-                raise Hangup(
-                    "the channel hung up while the command ran",
-                    command=failure.command,
-                    reply=failure.reply,
-                ) from failure
-            raise
+            outcome = failure_or_hangup(failure, session.hung_up)
+            if outcome is failure:
+                raise
+            raise outcome from failure
 
     def _exchange(self, request: Any) -> asyncio.Future[Reply]:
         transport = self.transport

@@ -19,7 +19,7 @@ import gc
 import os
 import sys
 
-from ..commands import NOOP, complete, refuse_when_dead
+from ..commands import NOOP, complete, failure_or_hangup, hangup_unknown, refuse_when_dead
 from ..errors import AGIError, CommandFailed, ConnectionClosed, Hangup, ProtocolError
 from ..protocol.session import (
     AgiSession,
@@ -130,19 +130,13 @@ class StdioRunner:
             self._broken = error
             raise
         except CommandFailed as failure:
-            if request.dead_ok or session.hung_up:
+            if not hangup_unknown(request, session.hung_up):
                 raise
-            # A command that needs a live channel failed: find out whether the channel hung up.
-            # Asterisk notifies a detected hangup (SIGHUP, or the HANGUP line) before it reads
-            # the next command, so after a NOOP's reply the session knows.
             self._probe_hangup(request)
-            if session.hung_up:
-                raise Hangup(
-                    "the channel hung up while the command ran",
-                    command=failure.command,
-                    reply=failure.reply,
-                ) from failure
-            raise
+            outcome = failure_or_hangup(failure, session.hung_up)
+            if outcome is failure:
+                raise
+            raise outcome from failure
 
     def _await_reply(self, request: "CommandRequest[Any]") -> "Reply":
         session = self.session
