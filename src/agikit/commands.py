@@ -1587,9 +1587,17 @@ def hangup_unknown(request: "CommandRequest[Any]", hung_up: bool) -> bool:
     return not request.dead_ok and not hung_up
 
 
-def failure_or_hangup(failure: CommandFailed, hung_up: bool) -> CommandError:
-    """The error to raise for ``failure`` once the transport knows whether the channel hung up."""
-    if not hung_up:
+def failure_or_hangup(
+    request: "CommandRequest[Any]", failure: CommandFailed, hung_up: bool
+) -> CommandError:
+    """The error to raise for ``failure`` of ``request`` once the transport knows whether the
+    channel hung up: :class:`Hangup` if it did and the command needs a live channel.
+
+    Transports ask this even when :func:`hangup_unknown` said no probe was needed: SIGHUP's
+    handler can run between the reply and that question, so ``hung_up`` may have become True
+    after :func:`complete` looked at it.
+    """
+    if request.dead_ok or not hung_up:
         return failure
     return Hangup(
         "the channel hung up while the command ran", command=failure.command, reply=failure.reply

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from ..commands import refuse_when_dead
+from ..commands import failure_or_hangup, refuse_when_dead
 from ..errors import CommandFailed, CommandInFlight, ConnectionClosed, Hangup
 from .stdio import StdioRunner, _Pending
 
@@ -69,13 +69,10 @@ class _Worker:
                     command=request.line.decode("utf-8", "surrogateescape"),
                     reply=None,
                 ) from error
-            if request.dead_ok:
+            outcome = failure_or_hangup(request, error, True)
+            if outcome is error:
                 raise
-            raise Hangup(
-                "the channel hung up while the command ran",
-                command=error.command,
-                reply=error.reply,
-            ) from error
+            raise outcome from error
 
     def submit(self, job: Callable[[], Any]) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()

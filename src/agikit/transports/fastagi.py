@@ -168,10 +168,9 @@ class FastAGIConnection(asyncio.Protocol):
         try:
             return complete(request, reply, session.hung_up)
         except CommandFailed as failure:
-            if not hangup_unknown(request, session.hung_up):
-                raise
-            await self._probe_hangup()
-            outcome = failure_or_hangup(failure, session.hung_up)
+            if hangup_unknown(request, session.hung_up):
+                await self._probe_hangup()
+            outcome = failure_or_hangup(request, failure, session.hung_up)
             if outcome is failure:
                 raise
             raise outcome from failure

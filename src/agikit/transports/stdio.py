@@ -130,10 +130,9 @@ class StdioRunner:
             self._broken = error
             raise
         except CommandFailed as failure:
-            if not hangup_unknown(request, session.hung_up):
-                raise
-            self._probe_hangup(request)
-            outcome = failure_or_hangup(failure, session.hung_up)
+            if hangup_unknown(request, session.hung_up):
+                self._probe_hangup(request)
+            outcome = failure_or_hangup(request, failure, session.hung_up)
             if outcome is failure:
                 raise
             raise outcome from failure

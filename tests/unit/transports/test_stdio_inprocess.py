@@ -41,6 +41,7 @@ from agikit.testing.fake import (
     send_raw,
     usage_reply,
 )
+from agikit.transports import stdio
 
 from ._support import MODES, serve_in_process
 
@@ -215,6 +216,42 @@ def test_failure_then_hangup_before_the_probe_reply_raises_hangup(mode: str) -> 
     assert isinstance(probe.__cause__, CommandFailed)
     assert refused.command == "ANSWER" and refused.reply is None
     assert served.sent() == ['STREAM FILE x ""', "NOOP", "SET VARIABLE CLEANUP done"]
+
+
+@pytest.mark.parametrize("blocking_mode", ["sync", "loop-free"])
+def test_sighup_handled_just_after_the_failure_reply_raises_hangup(
+    blocking_mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SIGHUP's Python handler runs at any bytecode: here after the transport read the reply
+    # (so complete() is told "not hung up") but before it decides whether to probe.
+    real_complete = stdio.complete
+
+    def complete_then_sighup(request: Any, reply: Any, hung_up: bool) -> Any:
+        signal.raise_signal(signal.SIGHUP)
+        return real_complete(request, reply, hung_up)
+
+    monkeypatch.setattr(stdio, "complete", complete_then_sighup)
+    fake = FakeAsterisk(
+        [
+            expect('STREAM FILE x ""', reply="200 result=-1 endpos=0"),
+            expect("SET VARIABLE CLEANUP done"),  # no NOOP probe: the hangup is known
+        ]
+    )
+    errors: list[BaseException] = []
+
+    async def handler(call: Any) -> None:
+        try:
+            await call.stream_file("x")
+        except AGIError as error:
+            errors.append(error)
+        await call.set_variable("CLEANUP", "done")
+
+    served = serve_in_process(fake, handler, blocking_mode)
+    served.result.assert_ok()
+    [error] = errors
+    assert type(error) is Hangup
+    assert isinstance(error.__cause__, CommandFailed)
+    assert served.sent() == ['STREAM FILE x ""', "SET VARIABLE CLEANUP done"]
 
 
 def test_failure_without_hangup_raises_the_original_command_failed(mode: str) -> None:
