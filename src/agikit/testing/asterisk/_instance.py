@@ -137,6 +137,10 @@ class CallResult:
         return "\n".join(self.log)
 
 
+#: Seconds an Originate failure waits for the call's start event before it counts.
+_ORIGINATE_FAILURE_GRACE = 5.0
+
+
 @dataclass
 class _CallState:
     report: tuple[str, ...]
@@ -580,8 +584,21 @@ class Asterisk:
                 call_id = self._originations.pop(event.get("ActionID") or "", "")
                 state = self._calls.get(call_id)
             if state is not None and not state.started.is_set():
-                state.failure = f"Originate failed (reason {event.get('Reason')})"
-                state.done.set()
+                failure = f"Originate failed (reason {event.get('Reason')})"
+                # An AGI side that hangs up before answering (e.g. AGI() cannot connect) also
+                # fails the Originate, and this event can overtake the call's own UserEvents
+                # (they come through stasis); the call has failed only if it never started.
+                timer = threading.Timer(
+                    _ORIGINATE_FAILURE_GRACE, self._fail_unstarted, (state, failure)
+                )
+                timer.daemon = True
+                timer.start()
+
+    @staticmethod
+    def _fail_unstarted(state: _CallState, failure: str) -> None:
+        if not state.started.is_set():
+            state.failure = failure
+            state.done.set()
 
     def originate(
         self,
