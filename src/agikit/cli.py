@@ -60,6 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
         environment_timeout=args.environment_timeout,
         call_timeout=args.call_timeout,
         reuse_port=args.workers > 1,
+        record=args.record,
     )
     return 0
 
@@ -82,7 +83,7 @@ def _asyncagi(args: argparse.Namespace) -> int:
 
         ami = AmiClient(host or "127.0.0.1", int(port), args.user, secret, auth=args.auth)
         await ami.connect()
-        server = AsyncAGIServer(app, ami)
+        server = AsyncAGIServer(app, ami, record=args.record)
         await server.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--call-timeout", type=float, default=None, help="deadline per call")
     serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
+    serve.add_argument("--record", metavar="DIR", help="write each call's transcript to DIR")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
 
@@ -161,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="environment variable holding the AMI secret (never given on the command line)",
     )  # fmt: skip
     asyncagi.add_argument("--auth", choices=("plain", "md5"), default="md5")
+    asyncagi.add_argument("--record", metavar="DIR", help="write each call's transcript to DIR")
     asyncagi.add_argument("--drain", type=float, default=30.0, help="seconds to finish calls")
     asyncagi.add_argument("--log-level", default="info")
     asyncagi.add_argument("--log-format", choices=("text", "json"), default="text")

@@ -218,7 +218,8 @@ class AgiSession:
             if 0 < end < self._max_environment - self._environment_size:
                 received = self._environment_block(data[:end])
                 if end + 2 < len(data):
-                    received.extend(self.receive_data(data[end + 2 :]))
+                    # The base method: a subclass that records data has seen these bytes already.
+                    received.extend(AgiSession.receive_data(self, data[end + 2 :]))
                 return received
         events: list[Event] = []
         max_line = self._max_line

@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..protocol.quoting import max_line_bytes, split_command_line
-from ._fake_result import Direction, Failure, Result, TranscriptEntry
+from ..transcript import Direction, TranscriptEntry, show
+from ._fake_result import Failure, Result
 from ._fake_script import (
     CloseStream,
     EndSession,
@@ -36,7 +37,6 @@ from ._fake_script import (
     default_reply,
     is_failure_line,
     reply_chunks,
-    show,
 )
 
 _READ_SIZE = 65536

@@ -46,9 +46,10 @@ def parse_transcript(text: str) -> Recording:
 
     Each ``>>`` line becomes an :func:`expect` of that command (matched by words), replied with
     the ``<<`` lines that followed it (:data:`NO_REPLY` when none did). A ``HANGUP`` line, or a
-    note saying SIGHUP was received, becomes ``hangup_before_reply`` when it came before the
-    reply, and a :func:`hangup` step otherwise (a second one in a row, Asterisk's end-of-session
-    notice, is dropped: the fake sends that itself). A note saying the stream ended (``EOF``,
+    note saying SIGHUP was received (or starting ``hangup:``, as Async AGI transcripts do),
+    becomes ``hangup_before_reply`` when it came before the reply, and a :func:`hangup` step
+    otherwise (a second one in a row, Asterisk's end-of-session notice, is dropped: the fake
+    sends that itself). A note saying the stream ended (``EOF``,
     ``reset by peer``) ends the script: Asterisk never read what followed. Timing is not
     replayed.
     """
@@ -84,7 +85,7 @@ def parse_transcript(text: str) -> Recording:
                 in_environment = False  # commands sent before the environment was complete
         data = _data(rest)
         is_hangup = (direction == "<<" and data == b"HANGUP") or (
-            direction == "##" and "SIGHUP received" in rest
+            direction == "##" and ("SIGHUP received" in rest or rest.startswith("hangup:"))
         )
         if is_hangup:
             if command is not None and not reply:

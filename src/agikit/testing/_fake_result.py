@@ -3,64 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from ..protocol.environment import Environment
-from ._fake_script import show
+from ..transcript import Direction, TranscriptEntry, show
 
 if TYPE_CHECKING:
     from .scenario import ScenarioState
-
-
-class Direction(Enum):
-    """Who wrote a transcript entry; the values are the reference transcripts' notation."""
-
-    #: Asterisk (the fake) to the AGI: environment, replies, ``HANGUP``, raw bytes.
-    TO_AGI = "<<"
-    #: The AGI to Asterisk: command lines.
-    FROM_AGI = ">>"
-    #: Not protocol bytes: SIGHUP sent, end of stream, process exit ...
-    NOTE = "##"
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptEntry:
-    """One line (or one raw write) of a session, with its exact bytes.
-
-    ``time`` counts seconds from the start of the session. ``data`` is exactly what went over the
-    wire, LF included (an incomplete line has none); for a note it is the note's text in UTF-8.
-    ``step`` is the number of the script step that was running, ``None`` outside the script.
-    """
-
-    time: float
-    direction: Direction
-    data: bytes
-    step: int | None = None
-
-    @property
-    def line(self) -> bytes:
-        """The bytes without the final LF."""
-        return self.data[:-1] if self.data.endswith(b"\n") else self.data
-
-    @property
-    def text(self) -> str:
-        """The line as text (undecodable bytes kept as lone surrogates)."""
-        return self.line.decode("utf-8", "surrogateescape")
-
-    def format(self, limit: int | None = None) -> str:
-        """The entry in the reference transcripts' format: ``+0001.250 >> ANSWER``."""
-        stamp = f"+{self.time:08.3f} {self.direction.value} "
-        if self.direction is Direction.NOTE:
-            return stamp + self.text
-        line = self.line
-        shown = show(line, limit if limit is not None else len(line) + 1)
-        plain = shown == line.decode("utf-8", "replace") and self.data.endswith(b"\n")
-        if plain:
-            return stamp + shown
-        if limit is not None and len(self.data) > limit:
-            return stamp + shown + f"   [shown escaped and cut: {len(self.data)} bytes]"
-        return stamp + shown + f"   [shown escaped: exact bytes = {self.data!r}]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..commands import find_command
 from ..protocol.quoting import split_command_line, to_bytes
+from ..transcript import show
 
 #: What Asterisk answers to a command it does not know (or a command whose module is not loaded).
 INVALID_COMMAND = "510 Invalid or unknown command"
@@ -74,23 +75,6 @@ def reply_chunks(lines: tuple[bytes, ...] | Raw) -> list[bytes]:
     if isinstance(lines, Raw):
         return [lines.data] if lines.data else []
     return [line + b"\n" for line in lines]
-
-
-def show(data: bytes, limit: int = 200) -> str:
-    """Wire bytes as readable text: UTF-8, control and undecodable bytes escaped, long lines cut."""
-    shown = []
-    for char in data[:limit].decode("utf-8", "backslashreplace"):
-        code = ord(char)
-        if char == "\t":
-            shown.append("\\t")
-        elif code < 0x20 or code == 0x7F:
-            shown.append({"\r": "\\r", "\n": "\\n"}.get(char, f"\\x{code:02x}"))
-        else:
-            shown.append(char)
-    text = "".join(shown)
-    if len(data) > limit:
-        text += f"... ({len(data)} bytes)"
-    return text
 
 
 @dataclass(frozen=True, slots=True)

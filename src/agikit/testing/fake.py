@@ -61,9 +61,10 @@ from types import TracebackType
 from typing import BinaryIO
 
 from ..protocol.environment import Environment
+from ..transcript import Direction, TranscriptEntry
 from ._fake_engine import Engine, Options, Transport
 from ._fake_env import DEFAULT_AST_VARIABLES, DEFAULT_ENVIRONMENT, ast_variables, build_environment
-from ._fake_result import Direction, Failure, Result, ScriptMismatch, TranscriptEntry
+from ._fake_result import Failure, Result, ScriptMismatch
 from ._fake_script import (
     DEAD_CHANNEL,
     DEFAULT_REPLIES,

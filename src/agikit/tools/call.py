@@ -29,9 +29,9 @@ import sys
 import time
 from typing import TextIO
 
-from ..testing._fake_result import Direction, Result, TranscriptEntry
-from ..testing._fake_script import show
+from ..testing._fake_result import Result
 from ..testing.fake import FakeAsterisk, expect_rest, parse_agi_url
+from ..transcript import Direction, TranscriptEntry, show
 from ._options import environment_from, scenario_from
 
 #: How often the live transcript is polled, in seconds.

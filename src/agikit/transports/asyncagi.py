@@ -40,6 +40,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import os
 import random
 import urllib.parse
 from collections import deque
@@ -55,6 +56,7 @@ from ..errors import AGIError, CommandInFlight, ConnectionClosed, Hangup, Protoc
 from ..protocol.environment import Environment
 from ..protocol.replies import Reply
 from ..protocol.session import AgiSession, EnvironmentReceived, ReplyReceived, State
+from ..transcript import TranscriptDirectory
 
 log = logging.getLogger("agikit.asyncagi")
 
@@ -113,6 +115,12 @@ class AsyncAGIChannel:
         self._breaking = False  # the command in flight is ASYNCAGI BREAK
         self._failing = False  # AGIExecEnd said the running command failed: the session ends
         self._changed: asyncio.Future[None] | None = None
+        transcripts = server.transcripts
+        #: The call's transcript: the handler's commands and their replies (not the server's
+        #: own flushes and resynchronisations, which a replay has no use for).
+        self.recorder = (
+            None if transcripts is None else transcripts.recorder(f"Async AGI {channel}")
+        )
 
     # -- the runner interface ---------------------------------------------------------------
     @property
@@ -143,6 +151,8 @@ class AsyncAGIChannel:
             await self._settle()
         session = self.session
         line = session.send_command(request.line)[:-1]
+        if self.recorder is not None:
+            self.recorder.sent(line + b"\n")
         loop = self.server.loop
         waiter: asyncio.Future[Reply] = loop.create_future()
         self._waiter = waiter
@@ -266,6 +276,8 @@ class AsyncAGIChannel:
         self._failing = True
 
     def hangup(self) -> None:
+        if self.recorder is not None and not self.session.hung_up:
+            self.recorder.note("hangup: the channel hung up")
         self.session.hangup_signalled()
 
     def end(self) -> None:
@@ -325,6 +337,8 @@ class AsyncAGIChannel:
             if type(item) is ReplyReceived:
                 kind = self._expected.popleft() if self._expected else _FLUSH
                 if kind is _COMMAND:
+                    if self.recorder is not None:
+                        self.recorder.received(b"".join(x + b"\n" for x in item.reply.lines))
                     if self._breaking:
                         self.ended = True  # Asterisk leaves Async AGI now
                     waiter = self._waiter
@@ -333,6 +347,10 @@ class AsyncAGIChannel:
                         waiter.set_result(item.reply)
                 self._arm()
             elif type(item) is EnvironmentReceived:
+                if self.recorder is not None:
+                    environment = item.environment
+                    self.recorder.received(environment.to_bytes())
+                    self.recorder.environment_complete(environment)
                 self._start_handler()
                 self._arm()
 
@@ -425,6 +443,9 @@ class AsyncAGIChannel:
         except Exception:
             log.exception("%s: the handler raised", self.channel)
         finally:
+            recorder, self.recorder = self.recorder, None
+            if recorder is not None:  # the handler is done: what follows is the server's
+                recorder.note("the handler is done")
             if not self.ended and not self.session.hung_up:
                 # Hand the channel back to the dialplan.
                 try:
@@ -439,9 +460,13 @@ class AsyncAGIServer:
     connection (its user needs the ``agi`` read and write classes; events must include ``agi``
     and ``call``). Hundreds of channels share the connection."""
 
-    def __init__(self, handler: Handler, ami: AmiClient) -> None:
+    def __init__(
+        self, handler: Handler, ami: AmiClient, *, record: str | os.PathLike[str] | None = None
+    ) -> None:
         self.handler = handler
         self.ami = ami
+        #: Where transcripts go (``record``: a directory, see :mod:`agikit.transcript`), or None.
+        self.transcripts = None if record is None else TranscriptDirectory(record)
         self.channels: dict[str, AsyncAGIChannel] = {}
         self._ids = itertools.count(1)
         self._token = f"agikit-sync-{random.getrandbits(32):08x}-"
@@ -563,6 +588,9 @@ class AsyncAGIServer:
             log.info("%s: sent ASYNCAGI BREAK after the AMI connection came back", uniqueid)
 
     def _forget(self, channel: AsyncAGIChannel) -> None:
+        recorder, channel.recorder = channel.recorder, None
+        if recorder is not None:
+            recorder.close()
         if self.channels.get(channel.uniqueid) is channel:
             del self.channels[channel.uniqueid]
         if not self.channels:
@@ -570,11 +598,11 @@ class AsyncAGIServer:
 
 
 async def serve(
-    handler: Handler,
-    ami: AmiClient,
+    handler: Handler, ami: AmiClient, *, record: str | os.PathLike[str] | None = None
 ) -> None:
-    """Run Async AGI for ``handler`` on a connected ``ami`` client until cancelled."""
-    server = AsyncAGIServer(handler, ami)
+    """Run Async AGI for ``handler`` on a connected ``ami`` client until cancelled
+    (``record``: a directory for the calls' transcripts)."""
+    server = AsyncAGIServer(handler, ami, record=record)
     await server.start()
     try:
         await asyncio.Event().wait()

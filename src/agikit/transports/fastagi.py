@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar, cast
@@ -47,6 +48,7 @@ from ..protocol.session import (
     ReplyReceived,
     State,
 )
+from ..transcript import TranscriptDirectory
 
 T = TypeVar("T")
 Handler = Callable[[Call], Awaitable[object]]
@@ -124,7 +126,14 @@ class FastAGIConnection(asyncio.Protocol):
 
     def __init__(self, server: FastAGIServer) -> None:
         self.server = server
-        self.session = AgiSession(max_line=server.max_line, max_environment=server.max_environment)
+        transcripts = server.transcripts
+        self.session = (
+            AgiSession(max_line=server.max_line, max_environment=server.max_environment)
+            if transcripts is None
+            else transcripts.session(
+                "FastAGI", max_line=server.max_line, max_environment=server.max_environment
+            )
+        )
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None
         self.started = time.monotonic()
@@ -228,6 +237,9 @@ class FastAGIConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not asserted to be an asyncio.Transport: uvloop's transports are not subclasses.
         self.transport = cast("asyncio.Transport", transport)
+        recorder = getattr(self.session, "recorder", None)
+        if recorder is not None:
+            recorder.note(f"connection from {self.peer}")
         if not self.server._admit(self):
             return
         self._deadline = self._loop.call_later(
@@ -369,6 +381,9 @@ class FastAGIConnection(asyncio.Protocol):
         """Leave the server's connections once the socket is closed and the handler returned."""
         if self.transport is None and (self.task is None or self.task.done()):
             self.server._discard(self)
+            recorder = getattr(self.session, "recorder", None)
+            if recorder is not None:
+                recorder.close("the connection is closed")
 
     async def _run_handler(self) -> None:
         server = self.server
@@ -435,6 +450,9 @@ class FastAGIConnection(asyncio.Protocol):
             return
         if failure and self._closed_error is None and not self.session.hung_up:
             transport.write(_FAILURE_LINE)
+            recorder = getattr(self.session, "recorder", None)
+            if recorder is not None:  # a note: a replay has no command to expect here
+                recorder.note("the AGI sent the failure line: AGISTATUS=FAILURE")
         transport.close()
 
     def cut_off(self) -> None:
@@ -493,7 +511,8 @@ class FastAGIServer:
     environment do not count. ``environment_timeout`` bounds how long a connection may take to
     send the AGI environment, and ``max_environment`` its size in bytes; ``call_timeout``
     (default: none, a ``Dial`` may last an hour) bounds a call. ``max_line`` bounds each line
-    Asterisk sends afterwards.
+    Asterisk sends afterwards. ``record`` names a directory to write every call's transcript
+    to (see :mod:`agikit.transcript`).
     """
 
     def __init__(
@@ -510,6 +529,7 @@ class FastAGIServer:
         max_environment: int = 64 * 1024,
         reuse_port: bool = False,
         backlog: int = 1024,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -523,6 +543,10 @@ class FastAGIServer:
         self.reuse_port = reuse_port
         self.backlog = backlog
         self.stats = ServerStats()
+        #: Where transcripts go (``record``), or None.
+        self.transcripts: TranscriptDirectory | None = None
+        if record is not None:
+            self.transcripts = TranscriptDirectory(record)
         #: Open connections, and handlers still running after their connection closed.
         self.connections: set[FastAGIConnection] = set()
         self._server: asyncio.Server | None = None

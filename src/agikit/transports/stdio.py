@@ -379,6 +379,7 @@ def serve(
     stdout: "int | BinaryIO | None" = None,
     audio_fd: "int | BinaryIO | None" = None,
     handle_sighup: bool | None = None,
+    record: "str | os.PathLike[str] | None" = None,
 ) -> int:
     """Run ``handler`` for one AGI session; returns the exit status for the script.
 
@@ -392,6 +393,10 @@ def serve(
     ``SyncCall``, or a ``Call`` if it is ``async def``. Returns 0 when the handler returned or
     the call hung up, 1 when it raised (the traceback goes to stderr): Asterisk sets
     ``AGISTATUS=FAILURE`` then.
+
+    ``record`` names a directory to write the session's transcript to (see
+    :mod:`agikit.transcript`); a real process AGI also records when ``AGIKIT_RECORD`` is set
+    in its environment.
     """
     real_stdio = stdin is None and stdout is None
     own_audio = None
@@ -404,14 +409,26 @@ def serve(
         write_fd = _fileno(stdout if stdout is not None else 1)
         # Our own copy of the caller's audio descriptor, which the audio stream closes.
         audio = own_audio = None if audio_fd is None else os.dup(_fileno(audio_fd))
-    runner = StdioRunner(read_fd, write_fd)
+    if record is None and real_stdio:
+        record = os.environ.get("AGIKIT_RECORD") or None
+    session = None
+    if record is not None:
+        from ..transcript import TranscriptDirectory
+
+        title = f"process AGI {os.path.basename(sys.argv[0])}" if real_stdio else "in-process AGI"
+        session = TranscriptDirectory(record).session(title)
+    runner = StdioRunner(read_fd, write_fd, session)
+    status = 1
     sighup = real_stdio if handle_sighup is None else handle_sighup
     if sighup:
         # SIGHUP means "the channel hung up" (unless AGISIGHUP=no), not "die".
         previous = _signal.signal(_signal.SIGHUP, runner.hangup_signalled)
     try:
-        return _serve(handler, runner, audio)
+        status = _serve(handler, runner, audio)
+        return status
     finally:
+        if session is not None:
+            session.recorder.close(f"agikit: the script ends with exit status {status}")
         if real_stdio:
             # Closing our copy of the write end is what tells Asterisk the script is done. The
             # SIGHUP handler stays: Asterisk may signal the end of the session until then.
@@ -494,8 +511,12 @@ def _report() -> None:
     sys.stderr.flush()
 
 
-def run(handler: "SyncHandler | AsyncHandler") -> "NoReturn":
+def run(
+    handler: "SyncHandler | AsyncHandler", *, record: "str | os.PathLike[str] | None" = None
+) -> "NoReturn":
     """Run ``handler`` as this process's AGI script and exit with its status.
+
+    ``record``: a directory to write the call's transcript to (or set ``AGIKIT_RECORD``).
 
     ::
 
@@ -511,4 +532,4 @@ def run(handler: "SyncHandler | AsyncHandler") -> "NoReturn":
     # keep the garbage collector from scanning it again and again, and at exit (interpreter
     # shutdown runs several full collections, a measurable part of every call's cost).
     gc.freeze()
-    sys.exit(serve(handler))
+    sys.exit(serve(handler, record=record))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agikit import commands
-from agikit.testing._fake_script import reply_chunks, show
+from agikit.testing._fake_script import reply_chunks
 from agikit.testing.fake import (
     DEAD_CHANNEL,
     DEFAULT_REPLIES,
@@ -24,6 +24,7 @@ from agikit.testing.fake import (
     parse_agi_url,
     usage_reply,
 )
+from agikit.transcript import show
 
 
 class TestMatching:

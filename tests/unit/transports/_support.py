@@ -88,6 +88,7 @@ def serve_in_process(
     *,
     sighup: bool = True,
     eagi_audio: Any = None,
+    record: Path | None = None,
     **options: Any,
 ) -> Served:
     """Run ``handler`` with ``agikit.serve`` over the fake's in-process pipes.
@@ -117,6 +118,7 @@ def serve_in_process(
                     stdout=agi.stdout,
                     audio_fd=agi.audio,
                     handle_sighup=sighup,
+                    record=record,
                 )
         finally:
             serving = False
