@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from ..commands import failure_or_hangup, refuse_when_dead
+from ..commands import failure_or_hangup, hangup_unknown, refuse_when_dead
 from ..errors import CommandFailed, CommandInFlight, ConnectionClosed, Hangup
 from .stdio import StdioRunner, _Pending
 
@@ -55,24 +55,30 @@ class _Worker:
                 f"cannot send {line!r}: another command of this call is awaiting its reply "
                 "(AGI runs one command at a time: await each one before starting the next)"
             )
-        future = self._current = self.submit(functools.partial(runner.run, request))
+        future = self._current = self.submit(functools.partial(runner.run, request, False))
         try:
             return await future
-        except (CommandFailed, ConnectionClosed) as error:
+        except Hangup:
+            raise
+        except ConnectionClosed as error:
             # SIGHUP runs its Python handler on this (the main) thread, so the thread may have
             # read the reply before the hangup was recorded; now it is, if it came before.
-            if not runner.hung_up or isinstance(error, Hangup):
+            if not runner.hung_up:
                 raise
-            if isinstance(error, ConnectionClosed):
-                raise Hangup(
-                    "the channel hung up and Asterisk ended the session",
-                    command=request.line.decode("utf-8", "surrogateescape"),
-                    reply=None,
-                ) from error
-            outcome = failure_or_hangup(request, error, True)
-            if outcome is error:
+            raise Hangup(
+                "the channel hung up and Asterisk ended the session",
+                command=request.line.decode("utf-8", "surrogateescape"),
+                reply=None,
+            ) from error
+        except CommandFailed as failure:
+            # The probe is decided here, not on the thread: a SIGHUP that came before the
+            # reply has been handled on this thread by now, so no needless NOOP is sent.
+            if hangup_unknown(request, runner.hung_up):
+                await self.submit(runner.probe_hangup)
+            outcome = failure_or_hangup(request, failure, runner.hung_up)
+            if outcome is failure:
                 raise
-            raise outcome from error
+            raise outcome from failure
 
     def submit(self, job: Callable[[], Any]) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()

@@ -115,8 +115,12 @@ class StdioRunner:
                         self._broken = _stray(chunk[chunk.rfind(b"\n") + 1 :])
         return self._environment
 
-    def run(self, request: "CommandRequest[T]") -> "T":
-        """Send one command and block until its reply; returns the typed result."""
+    def run(self, request: "CommandRequest[T]", probe: bool = True) -> "T":
+        """Send one command and block until its reply; returns the typed result.
+
+        ``probe=False``: a failure is raised as it is, without the hangup probe (the caller
+        probes, with :meth:`probe_hangup`, from the thread that runs the SIGHUP handler).
+        """
         session = self.session
         self._check_idle()
         refuse_when_dead(request, session.hung_up)
@@ -130,8 +134,10 @@ class StdioRunner:
             self._broken = error
             raise
         except CommandFailed as failure:
+            if not probe:
+                raise
             if hangup_unknown(request, session.hung_up):
-                self._probe_hangup(request)
+                self.probe_hangup()
             outcome = failure_or_hangup(request, failure, session.hung_up)
             if outcome is failure:
                 raise
@@ -183,7 +189,9 @@ class StdioRunner:
             self._broken = _stray(data)
             raise self._broken
 
-    def _probe_hangup(self, failed: "CommandRequest[Any]") -> None:
+    def probe_hangup(self) -> None:
+        """Send the ``NOOP`` that tells whether a failed command failed by a hangup: Asterisk
+        notifies a hangup it detected before it reads the next command."""
         probe = NOOP.request()
         try:
             self._check_idle()

@@ -22,19 +22,31 @@ class _Runner:
     the thread is done with the reply (which it may, when the signal went to the thread).
     """
 
-    def __init__(self, outcome: BaseException | None = None, hangup_after: bool = False) -> None:
+    def __init__(
+        self,
+        outcome: BaseException | None = None,
+        hangup_after: bool = False,
+        probe_finds_hangup: bool = False,
+    ) -> None:
         self.outcome = outcome
         self.hangup_after = hangup_after
+        self.probe_finds_hangup = probe_finds_hangup
         self.hung_up = False
         self.sent: list[bytes] = []
 
-    def run(self, request: Any) -> Any:
+    def run(self, request: Any, probe: bool = True) -> Any:
+        assert not probe, "the worker leaves the hangup probe to the loop's thread"
         self.sent.append(request.line)
         if self.hangup_after:
             self.hung_up = True
         if self.outcome is not None:
             raise self.outcome
         return None
+
+    def probe_hangup(self) -> None:
+        self.sent.append(b"NOOP")
+        if self.probe_finds_hangup:
+            self.hung_up = True
 
 
 class _View:
@@ -73,6 +85,26 @@ def test_a_failure_becomes_hangup_when_the_hangup_is_recorded_late() -> None:
 
     error = _run(runner, body)
     assert error.command == 'STREAM FILE x ""' and error.__cause__ is failure
+
+    assert runner.sent == [b'STREAM FILE x ""']  # known by then: no probe
+
+
+@pytest.mark.parametrize("hangup", [True, False], ids=["hangup", "no-hangup"])
+def test_an_unexplained_failure_is_probed_then_decided(hangup: bool) -> None:
+    failure = CommandFailed("playback failed", command='STREAM FILE x ""', reply=None)
+    runner = _Runner(failure, probe_finds_hangup=hangup)
+
+    async def body(call: agikit.Call) -> BaseException:
+        with pytest.raises((CommandFailed, Hangup)) as info:
+            await call.stream_file("x")
+        return info.value
+
+    error = _run(runner, body)
+    assert runner.sent == [b'STREAM FILE x ""', b"NOOP"]
+    if hangup:
+        assert type(error) is Hangup and error.__cause__ is failure
+    else:
+        assert error is failure
 
 
 def test_end_of_stream_becomes_hangup_when_the_hangup_is_recorded_late() -> None:
@@ -130,9 +162,9 @@ def test_second_command_while_one_runs_is_refused() -> None:
     gate = threading.Event()
 
     class Slow(_Runner):
-        def run(self, request: Any) -> Any:
+        def run(self, request: Any, probe: bool = True) -> Any:
             gate.wait(5)
-            return super().run(request)
+            return super().run(request, probe)
 
     runner = Slow()
 
@@ -156,12 +188,12 @@ def test_after_a_cancelled_command_the_next_one_is_queued_behind_it() -> None:
     order: list[str] = []
 
     class Slow(_Runner):
-        def run(self, request: Any) -> Any:
+        def run(self, request: Any, probe: bool = True) -> Any:
             order.append(f"start {request.line.decode()}")
             if request.line == b"ANSWER":
                 gate.wait(5)
             order.append(f"end {request.line.decode()}")
-            return super().run(request)
+            return super().run(request, probe)
 
     runner = Slow()
 
