@@ -23,13 +23,13 @@ from .fastagi_server import running_server
 
 
 @contextmanager
-def async_agi(asterisk: Asterisk, handler: Handler) -> Iterator[AsyncAGIServer]:
+def async_agi(asterisk: Asterisk, handler: Handler, **options: Any) -> Iterator[AsyncAGIServer]:
     """An AsyncAGIServer on its own AMI connection, in a background thread."""
 
     async def start() -> AsyncAGIServer:
         ami = AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, asterisk.ami_secret)
         await ami.connect()
-        server = AsyncAGIServer(handler, ami)
+        server = AsyncAGIServer(handler, ami, **options)
         await server.start()
         return server
 

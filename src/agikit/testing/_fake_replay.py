@@ -30,6 +30,8 @@ class Recording:
     steps: list[Step] = field(default_factory=list)
     network: bool = False
     request: str = ""
+    #: Recorded under EAGI (``agi_enhanced: 1.0``); the audio itself is not in a transcript.
+    enhanced: bool = False
 
 
 def _data(rest: str) -> bytes:
@@ -111,6 +113,7 @@ def parse_transcript(text: str) -> Recording:
     env = recording.env
     recording.network = env.get("agi_network") == "yes"
     recording.request = env.get("agi_request", "")
+    recording.enhanced = env.get("agi_enhanced") == "1.0"
     numbered = sorted(
         (int(key[8:]), value)
         for key, value in env.items()

@@ -276,6 +276,8 @@ class FakeAsterisk:
         self.scenario = scenario
         #: ``agi_request`` of the recorded session (:meth:`from_transcript`), else ``None``.
         self.recorded_request: str | None = None
+        #: Whether the recorded session was EAGI (:meth:`from_transcript`).
+        self.recorded_enhanced = False
         check_script(self.script)
         if isinstance(args, str):
             raise TypeError("args is a sequence of arguments, not one string")
@@ -352,6 +354,7 @@ class FakeAsterisk:
             timeout=timeout,
         )
         fake.recorded_request = recording.request or None
+        fake.recorded_enhanced = recording.enhanced
         return fake
 
     # ------------------------------------------------------------------ the environment

@@ -463,10 +463,20 @@ def _run_process(handler: Callable[..., Any], fake: FakeAsterisk, request: str) 
     # until the session is over (serve installs its own handler while it runs).
     previous = signal.signal(signal.SIGHUP, _ignore) if main else None
     try:
-        with fake.in_process(request=request, on_sighup=sighup if main else None) as session:
+        # A recorded EAGI call replays as EAGI; its audio is not recorded: the stream is empty.
+        audio = b"" if fake.recorded_enhanced else None
+        with fake.in_process(
+            request=request, on_sighup=sighup if main else None, eagi_audio=audio
+        ) as session:
             serving = True
             try:
-                stdio.serve(wrapped, stdin=session.stdin, stdout=session.stdout, handle_sighup=main)
+                stdio.serve(
+                    wrapped,
+                    stdin=session.stdin,
+                    stdout=session.stdout,
+                    audio_fd=session.audio,
+                    handle_sighup=main,
+                )
             finally:
                 serving = False
     finally:
