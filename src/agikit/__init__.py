@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     )
     from .protocol.environment import Environment
     from .protocol.replies import Reply
+    from .transports._eagi import AudioFormat, AudioStream
     from .transports.stdio import run, serve
 
 _LAZY = {
@@ -54,6 +55,8 @@ _LAZY = {
     "UsageError": "errors",
     "Environment": "protocol.environment",
     "Reply": "protocol.replies",
+    "AudioFormat": "transports._eagi",
+    "AudioStream": "transports._eagi",
     "run": "transports.stdio",
     "serve": "transports.stdio",
 }
@@ -62,6 +65,8 @@ __all__ = [
     "AGIError",
     "App",
     "ArgumentError",
+    "AudioFormat",
+    "AudioStream",
     "Call",
     "CommandError",
     "CommandFailed",

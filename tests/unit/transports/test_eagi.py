@@ -418,3 +418,11 @@ def test_hangup_reads_what_is_in_the_pipe_then_ends() -> None:
 
     frames, dropped, after = _stream_test(body)
     assert frames == [b"\1" * 320, b"\1" * 180] and dropped == 0 and after is None
+
+
+def test_audio_types_are_public_names_of_the_package() -> None:
+    from agikit.transports import _eagi
+
+    assert agikit.AudioStream is _eagi.AudioStream
+    assert agikit.AudioFormat is _eagi.AudioFormat
+    assert {"AudioStream", "AudioFormat"} <= set(agikit.__all__)
