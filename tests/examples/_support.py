@@ -6,12 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from agikit.testing.asterisk import fastagi_server
 from agikit.testing.fake import FakeAsterisk, Result
 from agikit.transports.fastagi import FastAGIServer, Handler
 
-from ..integration.fastagi_server import running_server
-
-__all__ = ["EXAMPLES", "run_fastagi", "running_server"]
+__all__ = ["EXAMPLES", "fastagi_server", "run_fastagi"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

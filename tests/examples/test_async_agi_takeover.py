@@ -21,7 +21,7 @@ from agikit.testing.fake import FakeAsterisk, expect, expect_any
 from agikit.transports.asyncagi import AsyncAGIServer
 
 from ._ami_stub import AmiStub
-from ._support import run_fastagi, running_server
+from ._support import fastagi_server, run_fastagi
 
 CALLER = {"callerid": "5550100"}
 
@@ -184,7 +184,7 @@ def test_on_asterisk_a_call_on_hold_is_taken_over(
     caller = "5550101" if accepts else "5550102"
     far_end: list[Any] = [FarEnd.wait(5), FarEnd.dtmf("1")] if accepts else [FarEnd.wait(30)]
     prompt = "demo-instruct" if accepts else "beep"  # the caller presses 1 while it plays
-    with running_server(_on_hold(prompt)) as hold, _asyncagi_app(asterisk, after=2):
+    with fastagi_server(_on_hold(prompt)) as hold, _asyncagi_app(asterisk, after=2):
         call = asterisk.originate_fastagi(
             hold.bound_port, caller_id=caller, far_end=far_end, report=["AGISTATUS"]
         )

@@ -8,7 +8,7 @@ import call_screening  # examples/ is on sys.path (conftest.py)
 from agikit.testing.asterisk import Asterisk, FarEnd
 from agikit.testing.fake import FakeAsterisk, expect
 
-from ._support import run_fastagi, running_server
+from ._support import fastagi_server, run_fastagi
 
 CALLER = {"callerid": "5551234", "uniqueid": "1700000000.42"}
 
@@ -82,7 +82,7 @@ def _logged(asterisk: Asterisk, uniqueid: str) -> str:
 
 
 def test_on_asterisk_a_busy_callee(asterisk: Asterisk) -> None:
-    with running_server(call_screening.app) as server:
+    with fastagi_server(call_screening.app) as server:
         call = asterisk.originate_fastagi(
             server.bound_port,
             "screen/Local/busy@agikit-dial?ring=10",
@@ -97,7 +97,7 @@ def test_on_asterisk_a_busy_callee(asterisk: Asterisk) -> None:
 
 
 def test_on_asterisk_the_caller_hangs_up_while_it_rings(asterisk: Asterisk) -> None:
-    with running_server(call_screening.app) as server:
+    with fastagi_server(call_screening.app) as server:
         call = asterisk.originate_fastagi(
             server.bound_port,
             "screen/Local/ring@agikit-dial?ring=20",  # rings and never answers
@@ -114,7 +114,7 @@ def test_on_asterisk_the_caller_hangs_up_while_it_rings(asterisk: Asterisk) -> N
 def test_on_asterisk_a_blocked_caller(asterisk: Asterisk) -> None:
     asterisk.ami.action("DBPut", [("Family", "blocked"), ("Key", "5550666"), ("Val", "1")])
     try:
-        with running_server(call_screening.app) as server:
+        with fastagi_server(call_screening.app) as server:
             call = asterisk.originate_fastagi(
                 server.bound_port,
                 "screen/Local/answer@agikit-dial",

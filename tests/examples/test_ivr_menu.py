@@ -11,7 +11,7 @@ from agikit.testing.asterisk import Asterisk, FarEnd
 from agikit.testing.asterisk.pytest_plugin import ScriptWriter
 from agikit.testing.fake import FakeAsterisk, expect
 
-from ._support import EXAMPLES, run_fastagi, running_server
+from ._support import EXAMPLES, fastagi_server, run_fastagi
 
 MENU = "GET DATA demo-instruct 5000 1"
 
@@ -91,7 +91,7 @@ def test_the_same_file_as_a_process_agi_script() -> None:
 
 
 def test_fastagi_on_asterisk_a_wrong_key_then_support(asterisk: Asterisk) -> None:
-    with running_server(ivr_menu.app) as server:
+    with fastagi_server(ivr_menu.app) as server:
         call = asterisk.originate_fastagi(
             server.bound_port,
             "menu?timeout=3",
@@ -107,7 +107,7 @@ def test_fastagi_on_asterisk_a_wrong_key_then_support(asterisk: Asterisk) -> Non
 
 
 def test_fastagi_on_asterisk_caller_hangs_up_in_the_menu(asterisk: Asterisk) -> None:
-    with running_server(ivr_menu.app) as server:
+    with fastagi_server(ivr_menu.app) as server:
         call = asterisk.originate_fastagi(
             server.bound_port,
             "menu",

@@ -8,11 +8,12 @@ import pytest
 
 from agikit.ami import ActionError, AmiClient, LoginError
 from agikit.testing.asterisk import Asterisk
-from agikit.testing.asterisk._instance import AMI_USER
 
 
 def client(asterisk: Asterisk, **options: object) -> AmiClient:
-    return AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, asterisk.ami_secret, **options)  # type: ignore[arg-type]
+    return AmiClient(
+        "127.0.0.1", asterisk.ami_port, asterisk.ami_user, asterisk.ami_secret, **options
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("auth", ["plain", "md5"])
@@ -32,7 +33,7 @@ def test_login_actions_and_command(asterisk: Asterisk, auth: str) -> None:
 
 def test_bad_secret_is_a_login_error(asterisk: Asterisk) -> None:
     async def main() -> None:
-        ami = AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, "wrong", reconnect=False)
+        ami = AmiClient("127.0.0.1", asterisk.ami_port, asterisk.ami_user, "wrong", reconnect=False)
         with pytest.raises(LoginError, match="refused"):
             await ami.connect()
 
@@ -77,7 +78,7 @@ def test_reconnects_after_asterisk_restarts() -> None:
     async def main() -> list[str]:
         seen: list[str] = []
         ami = AmiClient(
-            "127.0.0.1", port, AMI_USER, secret, auth="md5", backoff=0.2, max_backoff=0.5
+            "127.0.0.1", port, first.ami_user, secret, auth="md5", backoff=0.2, max_backoff=0.5
         )
         async with ami, ami.subscribe("AgikitDisconnected", "AgikitReconnected") as changes:
             assert (await ami.action("Ping"))["Ping"] == "Pong"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -13,32 +11,8 @@ import pytest
 import agikit
 from agikit.ami import AmiClient
 from agikit.errors import ProtocolError
-from agikit.testing.asterisk import Asterisk, FarEnd
-from agikit.testing.asterisk._instance import AMI_USER
-from agikit.transports.asyncagi import AsyncAGIServer
+from agikit.testing.asterisk import Asterisk, FarEnd, async_agi_server, fastagi_server
 from agikit.transports.fastagi import Handler
-
-from .background import background
-from .fastagi_server import running_server
-
-
-@contextmanager
-def async_agi(asterisk: Asterisk, handler: Handler, **options: Any) -> Iterator[AsyncAGIServer]:
-    """An AsyncAGIServer on its own AMI connection, in a background thread."""
-
-    async def start() -> AsyncAGIServer:
-        ami = AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, asterisk.ami_secret)
-        await ami.connect()
-        server = AsyncAGIServer(handler, ami, **options)
-        await server.start()
-        return server
-
-    async def stop(server: AsyncAGIServer) -> None:
-        await server.stop(5)
-        await server.ami.close()
-
-    with background(start, stop) as server:
-        yield server
 
 
 def _flow(results: list[dict[str, Any]]) -> Handler:
@@ -60,11 +34,11 @@ def _flow(results: list[dict[str, Any]]) -> Handler:
 def test_same_handler_same_results_as_fastagi(asterisk: Asterisk) -> None:
     far_end = [FarEnd.wait(1.5), FarEnd.dtmf("7")]
     fastagi_results: list[dict[str, Any]] = []
-    with running_server(_flow(fastagi_results)) as server:
+    with fastagi_server(_flow(fastagi_results)) as server:
         fast = asterisk.originate_fastagi(server.bound_port, args=["x", "y"], far_end=far_end)
         assert fast.wait().agi_status == "SUCCESS"
     async_results: list[dict[str, Any]] = []
-    with async_agi(asterisk, _flow(async_results)):
+    with async_agi_server(asterisk, _flow(async_results)):
         call = asterisk.originate_async_agi(args=["x", "y"], far_end=far_end, report=["FLOW"])
         result = call.wait()
     # The handler returned without hanging up: ASYNCAGI BREAK, and the dialplan went on.
@@ -96,7 +70,7 @@ def test_long_environment_and_results_are_reassembled(asterisk: Asterisk) -> Non
             seen["capped"] = str(exc)
         seen["after"] = await call.get_variable("AGIKIT_CALL_ID") is not None
 
-    with async_agi(asterisk, handler):
+    with async_agi_server(asterisk, handler):
         # Over 1024 bytes of environment; each AMI header line must stay under 1024 bytes.
         args = ["a" * 300, "b" * 300, "c" * 300]
         result = asterisk.originate_async_agi(args=args).wait()
@@ -123,7 +97,7 @@ def test_hangup_mid_command(asterisk: Asterisk) -> None:
         except agikit.Hangup:
             seen["after"] = "Hangup"
 
-    with async_agi(asterisk, handler) as server:
+    with async_agi_server(asterisk, handler) as server:
         result = asterisk.originate_async_agi(far_end=[FarEnd.wait(1), FarEnd.hangup()]).wait()
         deadline = time.monotonic() + 5  # the server's thread forgets the channel after the end
         while server.channels and time.monotonic() < deadline:
@@ -135,7 +109,7 @@ def test_hangup_mid_command(asterisk: Asterisk) -> None:
 
 def test_two_commands_queued_back_to_back_run_in_order(asterisk: Asterisk) -> None:
     async def main() -> list[str]:
-        ami = AmiClient("127.0.0.1", asterisk.ami_port, AMI_USER, asterisk.ami_secret)
+        ami = AmiClient("127.0.0.1", asterisk.ami_port, asterisk.ami_user, asterisk.ami_secret)
         async with ami, ami.subscribe("AsyncAGIStart", "AsyncAGIExec") as events:
             call = await asyncio.to_thread(asterisk.originate_async_agi)
             start = await asyncio.wait_for(events.get(), 10)
@@ -166,12 +140,16 @@ def test_many_concurrent_calls_on_one_ami_connection(asterisk: Asterisk, count: 
         value = await call.get_variable("CONCURRENT")
         done.append(value or "")
 
-    with async_agi(asterisk, handler) as server:
+    with async_agi_server(asterisk, handler) as server:
         calls = [
             asterisk.originate_async_agi(far_end=[FarEnd.tone()], report=["CONCURRENT"])
             for _ in range(count)
         ]
         results = [call.wait(120) for call in calls]
+        # The server learns of each end from its own AMI connection: maybe after the harness.
+        deadline = time.monotonic() + 10
+        while server.channels and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not server.channels
     assert all(r.agi_status == "SUCCESS" for r in results)
     assert sorted(done) == sorted(r.variables["CONCURRENT"] for r in results)

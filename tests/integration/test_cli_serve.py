@@ -74,11 +74,9 @@ def test_demo_app_answers_and_drains_on_sigterm(asterisk: Asterisk, workers: int
 
 
 def test_asyncagi_command_runs_the_demo_app(asterisk: Asterisk) -> None:
-    from agikit.testing.asterisk._instance import AMI_USER
-
     process = subprocess.Popen(
         [sys.executable, "-m", "agikit", "asyncagi", "agikit.demo:app",
-         "--ami", f"127.0.0.1:{asterisk.ami_port}", "--user", AMI_USER],
+         "--ami", f"127.0.0.1:{asterisk.ami_port}", "--user", asterisk.ami_user],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "AGIKIT_AMI_SECRET": asterisk.ami_secret},

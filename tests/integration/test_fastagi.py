@@ -8,9 +8,8 @@ import threading
 import pytest
 
 import agikit
-from agikit.testing.asterisk import Asterisk, FarEnd
+from agikit.testing.asterisk import Asterisk, FarEnd, fastagi_server
 
-from .fastagi_server import running_server
 from .test_process_agi import HOSTILE_VALUES
 
 
@@ -25,7 +24,7 @@ def test_environment_query_and_args(asterisk: Asterisk) -> None:
         await call.answer()
         await call.set_variable("FROM_FASTAGI", "yes")
 
-    with running_server(handler) as server:
+    with fastagi_server(handler) as server:
         call = asterisk.originate_fastagi(
             server.bound_port, "ivr/en?x=1&x=2&y=", args=["a b", "c,d", ""], report=["FROM_FASTAGI"]
         )
@@ -48,7 +47,7 @@ def test_hostile_values_round_trip(asterisk: Asterisk) -> None:
             await call.set_variable(f"HOSTILE_{index}", value)
             back.append(await call.get_variable(f"HOSTILE_{index}"))
 
-    with running_server(handler) as server:
+    with fastagi_server(handler) as server:
         result = asterisk.originate_fastagi(server.bound_port).wait()
     assert result.agi_status == "SUCCESS", result.log_text()
     assert back == HOSTILE_VALUES
@@ -81,7 +80,7 @@ def test_far_end_hangup_mid_command(asterisk: Asterisk, variables: dict[str, str
         except agikit.Hangup:
             outcome["after"] = "Hangup"
 
-    with running_server(handler) as server:
+    with fastagi_server(handler) as server:
         result = asterisk.originate_fastagi(
             server.bound_port,
             far_end=[FarEnd.wait(1), FarEnd.hangup()],
@@ -108,7 +107,7 @@ def test_max_calls_refuses_with_agistatus_failure(asterisk: Asterisk) -> None:
         while not release.is_set():
             await asyncio.sleep(0.05)
 
-    with running_server(handler, max_calls=1) as server:
+    with fastagi_server(handler, max_calls=1) as server:
         first = asterisk.originate_fastagi(server.bound_port)
         first.wait_started()
         second = asterisk.originate_fastagi(server.bound_port, report=["AGISTATUS"]).wait()

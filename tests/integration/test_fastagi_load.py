@@ -22,10 +22,8 @@ from typing import Any
 
 from agikit import Call
 from agikit.testing import asterisk as harness
-from agikit.testing.asterisk import Asterisk
+from agikit.testing.asterisk import Asterisk, fastagi_server
 from agikit.transports.fastagi import FastAGIServer
-
-from .fastagi_server import running_server
 
 BATCH = 50  # originations per burst
 BATCH_PAUSE = 0.1  # seconds between bursts
@@ -92,7 +90,7 @@ def test_500_concurrent_calls_through_one_server(asterisk: Asterisk) -> None:
             errors.append(exc)
             raise
 
-    with running_server(handler) as server:
+    with fastagi_server(handler) as server:
         started = time.monotonic()
         calls = originate_all(asterisk, server.bound_port, count, "load", report=["LOAD_OK"])
         results = [call.wait(60) for call in calls]
@@ -125,7 +123,7 @@ def test_shutdown_during_100_live_calls_loses_none(asterisk: Asterisk) -> None:
         await call.set_variable("DRAIN_STEP", "2")
         await call.set_variable("DRAIN_DONE", call.env.uniqueid)
 
-    with running_server(handler) as server:
+    with fastagi_server(handler) as server:
         port = server.bound_port
         calls = originate_all(asterisk, port, count, "drain", report=["DRAIN_STEP", "DRAIN_DONE"])
         wait_until(lambda: barrier.everyone.is_set(), 30, "100 calls in progress")
@@ -282,7 +280,7 @@ def test_hostile_clients_do_not_disturb_real_calls(asterisk: Asterisk) -> None:
         value = await call.get_variable("REAL_IN")
         await call.set_variable("REAL_OK", "yes" if value == call.env.uniqueid else f"{value!r}")
 
-    with running_server(handler, environment_timeout=ENVIRONMENT_TIMEOUT) as server:
+    with fastagi_server(handler, environment_timeout=ENVIRONMENT_TIMEOUT) as server:
         with Hammer(server.bound_port, idle=500) as hammer:
             time.sleep(1)  # let the hammering start
             calls = originate_all(asterisk, server.bound_port, count, "real", report=["REAL_OK"])

@@ -18,10 +18,16 @@ from concurrent.futures import Future
 import pytest
 
 import agikit
-from agikit.testing.asterisk import Asterisk, Call, CallResult, LoopbackDNS, Query, agi_data
+from agikit.testing.asterisk import (
+    Asterisk,
+    Call,
+    CallResult,
+    LoopbackDNS,
+    Query,
+    agi_data,
+    fastagi_server,
+)
 from agikit.transports.fastagi import FastAGIServer, Handler
-
-from .fastagi_server import running_server
 
 
 class Zone:
@@ -108,7 +114,7 @@ def test_preferred_server_then_failover_then_failure(
     asterisk_with_dns: Asterisk, zone: Zone
 ) -> None:
     served = Served()
-    with running_server(served.handler("A")) as a, running_server(served.handler("B")) as b:
+    with fastagi_server(served.handler("A")) as a, fastagi_server(served.handler("B")) as b:
         port_a, port_b = a.bound_port, b.bound_port
         name = zone.srv("ivr", (20, port_b), (10, port_a))  # answer order != priority order
         url = f"hagi://{name}/ivr/en?x=1"
@@ -142,7 +148,7 @@ def test_draining_server_finishes_its_calls_while_new_ones_fail_over(
     asterisk_with_dns: Asterisk, zone: Zone
 ) -> None:
     served = Served()
-    with running_server(served.handler("A")) as a, running_server(served.handler("B")) as b:
+    with fastagi_server(served.handler("A")) as a, fastagi_server(served.handler("B")) as b:
         url = f"hagi://{zone.srv('drain', (10, a.bound_port), (20, b.bound_port))}/app"
         served.release.clear()  # calls stay in their handlers until released
         in_flight = [hagi_call(asterisk_with_dns, url) for _ in range(3)]
@@ -169,7 +175,7 @@ def test_unresponsive_server_costs_two_seconds(asterisk_with_dns: Asterisk, zone
     with (
         socket.create_server(("127.0.0.1", 0), backlog=0) as hung,
         socket.create_connection(hung.getsockname()),  # fills the backlog
-        running_server(served.handler("B")) as b,
+        fastagi_server(served.handler("B")) as b,
     ):
         url = f"hagi://{zone.srv('hung', (10, hung.getsockname()[1]), (20, b.bound_port))}/"
         started = time.monotonic()
@@ -191,7 +197,7 @@ def test_connect_error_at_once_still_tries_the_next_record(
     unreachable = zone.name("multicast")
     zone.dns.add_address(unreachable, "224.0.0.1")
     zone.names.add(unreachable)
-    with running_server(served.handler("B")) as b:
+    with fastagi_server(served.handler("B")) as b:
         name = zone.srv("unreachable", (10, 4573, unreachable), (20, b.bound_port))
         result = hagi(asterisk_with_dns, f"hagi://{name}/")
     assert (result.agi_status, result.variables["SERVED_BY"]) == ("SUCCESS", "B")
@@ -202,7 +208,7 @@ def test_connect_error_at_once_still_tries_the_next_record(
 
 def test_port_in_the_url_skips_the_srv_lookup(asterisk_with_dns: Asterisk, zone: Zone) -> None:
     served = Served()
-    with running_server(served.handler("A")) as a:
+    with fastagi_server(served.handler("A")) as a:
         name = zone.srv("ported", (10, 1))  # would fail if it were looked up
         url = f"hagi://{zone.host}:{a.bound_port}/x"
         result = hagi(asterisk_with_dns, url)
@@ -233,8 +239,8 @@ def test_busy_server_does_not_fail_over(asterisk_with_dns: Asterisk, zone: Zone)
     (agikit's ``max_calls``) ends it with FAILURE, the next record is not tried."""
     served = Served()
     with (
-        running_server(served.handler("A"), max_calls=0) as a,
-        running_server(served.handler("B")) as b,
+        fastagi_server(served.handler("A"), max_calls=0) as a,
+        fastagi_server(served.handler("B")) as b,
     ):
         url = f"hagi://{zone.srv('busy', (10, a.bound_port), (20, b.bound_port))}/"
         result = hagi(asterisk_with_dns, url)
@@ -249,7 +255,7 @@ def test_equal_weights_always_pick_the_first_record(
     weight with a random number up to the sum, not the running sum of RFC 2782: with equal
     weights the first record of the answer gets every call."""
     served = Served()
-    with running_server(served.handler("A")) as a, running_server(served.handler("B")) as b:
+    with fastagi_server(served.handler("A")) as a, fastagi_server(served.handler("B")) as b:
         name = zone.name("weighted")
         for port in (a.bound_port, b.bound_port):
             zone.dns.add_srv(f"_agi._tcp.{name}", zone.host, port, priority=10, weight=1)

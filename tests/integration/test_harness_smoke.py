@@ -22,7 +22,6 @@ from agikit.testing.asterisk import (
     listening_addresses,
     provision,
 )
-from agikit.testing.asterisk._instance import AMI_USER
 from agikit.testing.asterisk.pytest_plugin import ScriptWriter
 
 from .rawagi import RawFastAgiServer, RawSession
@@ -63,7 +62,7 @@ def test_ami_login_plain_md5_and_bad_secret(asterisk: Asterisk) -> None:
     for md5 in (False, True):
         ami = AmiConnection("127.0.0.1", asterisk.ami_port)
         try:
-            ami.login(AMI_USER, asterisk.ami_secret, md5=md5)
+            ami.login(asterisk.ami_user, asterisk.ami_secret, md5=md5)
             assert (ami.banner or "").startswith("Asterisk Call Manager/")
             assert ami.action("Ping")["Ping"] == "Pong"
             assert "22." in ami.command("core show version")
@@ -72,7 +71,7 @@ def test_ami_login_plain_md5_and_bad_secret(asterisk: Asterisk) -> None:
     ami = AmiConnection("127.0.0.1", asterisk.ami_port)
     try:
         with pytest.raises(AmiError, match="Authentication failed"):
-            ami.login(AMI_USER, "wrong-secret")
+            ami.login(asterisk.ami_user, "wrong-secret")
     finally:
         ami.close()
 

@@ -12,13 +12,11 @@ from typing import Any
 import pytest
 
 import agikit
-from agikit.testing.asterisk import Asterisk, FarEnd
+from agikit.testing.asterisk import Asterisk, FarEnd, async_agi_server, fastagi_server
 from agikit.testing.asterisk.pytest_plugin import ScriptWriter
 from agikit.testing.tester import AgiTester
 
 from .agiscript import run_script
-from .fastagi_server import running_server
-from .test_asyncagi import async_agi
 
 # One handler for every transport (process AGI runs it from a script, so it is source text).
 HANDLER = """
@@ -76,7 +74,7 @@ def check(transcript: Path, uniqueid: str) -> None:
 
 
 def test_fastagi_call_recorded_and_replayed(asterisk: Asterisk, tmp_path: Path) -> None:
-    with running_server(handler(), record=tmp_path) as server:
+    with fastagi_server(handler(), record=tmp_path) as server:
         result = asterisk.originate_fastagi(server.bound_port, "rec", far_end=FAR_END).wait()
     assert result.agi_status == "HANGUP", result.log_text()
     transcript = only_transcript(tmp_path)
@@ -88,7 +86,7 @@ def test_fastagi_call_recorded_and_replayed(asterisk: Asterisk, tmp_path: Path) 
 
 
 def test_async_agi_call_recorded_and_replayed(asterisk: Asterisk, tmp_path: Path) -> None:
-    with async_agi(asterisk, handler(), record=tmp_path):
+    with async_agi_server(asterisk, handler(), record=tmp_path):
         result = asterisk.originate_async_agi(far_end=FAR_END).wait()
     transcript = only_transcript(tmp_path)
     sent = entries(transcript, ">>")

@@ -316,6 +316,9 @@ class Asterisk:
         self.process: subprocess.Popen[bytes] | None = None
         self._ami: AmiConnection | None = None
         self.ami_port = 0
+        #: The AMI user (read and write classes ``all``) and its secret, for your own AMI
+        #: clients; the secret is chosen at start unless ``ami_secret`` fixed it.
+        self.ami_user = AMI_USER
         self.ami_secret = ""
         self._calls: dict[str, _CallState] = {}
         self._calls_lock = threading.Lock()
