@@ -74,7 +74,13 @@ class _Worker:
             # The probe is decided here, not on the thread: a SIGHUP that came before the
             # reply has been handled on this thread by now, so no needless NOOP is sent.
             if hangup_unknown(request, runner.hung_up):
-                await self.submit(runner.probe_hangup)
+                try:
+                    await self.submit(runner.probe_hangup)
+                except ConnectionClosed:
+                    # AGIEXITONHANGUP: Asterisk signals, then closes. The worker may read the
+                    # end of the stream before this thread runs the SIGHUP handler; it has now.
+                    if not runner.hung_up:
+                        raise
             outcome = failure_or_hangup(request, failure, runner.hung_up)
             if outcome is failure:
                 raise

@@ -27,7 +27,9 @@ class _Runner:
         outcome: BaseException | None = None,
         hangup_after: bool = False,
         probe_finds_hangup: bool = False,
+        probe_closes: bool = False,
     ) -> None:
+        self.probe_closes = probe_closes
         self.outcome = outcome
         self.hangup_after = hangup_after
         self.probe_finds_hangup = probe_finds_hangup
@@ -47,6 +49,8 @@ class _Runner:
         self.sent.append(b"NOOP")
         if self.probe_finds_hangup:
             self.hung_up = True
+        if self.probe_closes:
+            raise ConnectionClosed("Asterisk closed the AGI stream while 'NOOP' ran")
 
 
 class _View:
@@ -105,6 +109,24 @@ def test_an_unexplained_failure_is_probed_then_decided(hangup: bool) -> None:
         assert type(error) is Hangup and error.__cause__ is failure
     else:
         assert error is failure
+
+
+@pytest.mark.parametrize("hangup", [True, False], ids=["hangup", "no-hangup"])
+def test_a_probe_ended_by_the_end_of_the_stream(hangup: bool) -> None:
+    # AGIEXITONHANGUP: SIGHUP, then Asterisk closes before it answers the probe.
+    failure = CommandFailed("playback failed", command='STREAM FILE x ""', reply=None)
+    runner = _Runner(failure, probe_finds_hangup=hangup, probe_closes=True)
+
+    async def body(call: agikit.Call) -> BaseException:
+        with pytest.raises((Hangup, ConnectionClosed)) as info:
+            await call.stream_file("x")
+        return info.value
+
+    error = _run(runner, body)
+    if hangup:
+        assert type(error) is Hangup and error.__cause__ is failure
+    else:
+        assert type(error) is ConnectionClosed
 
 
 def test_end_of_stream_becomes_hangup_when_the_hangup_is_recorded_late() -> None:
