@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     )
     from .protocol.environment import Environment
     from .protocol.replies import Reply
-    from .transports._eagi import AudioFormat, AudioStream
+    from .transports._eagi import AudioFormat as AudioFormat
+    from .transports._eagi import AudioStream as AudioStream
     from .transports.stdio import run, serve
 
 _LAZY = {
@@ -55,6 +56,8 @@ _LAZY = {
     "UsageError": "errors",
     "Environment": "protocol.environment",
     "Reply": "protocol.replies",
+    # Not in __all__: they import asyncio, which ``from agikit import *`` in a process-AGI
+    # script must not pay for (a loop-free async handler never loads it).
     "AudioFormat": "transports._eagi",
     "AudioStream": "transports._eagi",
     "run": "transports.stdio",
@@ -65,8 +68,6 @@ __all__ = [
     "AGIError",
     "App",
     "ArgumentError",
-    "AudioFormat",
-    "AudioStream",
     "Call",
     "CommandError",
     "CommandFailed",

@@ -76,3 +76,10 @@ def test_the_core_imports_at_run_time_only_its_own_modules(path: Path) -> None:
             isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
         ):
             assert not any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(node))
+
+
+def test_star_import_of_the_package_leaves_asyncio_unloaded() -> None:
+    """Process-AGI scripts often start with ``from agikit import *``; a loop-free async
+    handler must not pay for asyncio all the same."""
+    script = "import sys\nfrom agikit import *\nassert 'asyncio' not in sys.modules, 'asyncio'\n"
+    subprocess.run([sys.executable, "-c", script], check=True)

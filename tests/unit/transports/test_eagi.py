@@ -425,4 +425,5 @@ def test_audio_types_are_public_names_of_the_package() -> None:
 
     assert agikit.AudioStream is _eagi.AudioStream
     assert agikit.AudioFormat is _eagi.AudioFormat
-    assert {"AudioStream", "AudioFormat"} <= set(agikit.__all__)
+    # ... but not star-imported: that would load asyncio into every process-AGI script.
+    assert not {"AudioStream", "AudioFormat"} & set(agikit.__all__)
