@@ -2,8 +2,9 @@
 
 A transcript is text, one entry a line, in the format of the reference transcripts::
 
-    # agikit transcript: FastAGI agi://127.0.0.1:4573/ivr from 127.0.0.1:50342
-    +0000.000 << agi_request: agi://127.0.0.1:4573/ivr
+    # agikit transcript: FastAGI
+    +0000.000 ## connection from 127.0.0.1:50342
+    +0000.000 << agi_network: yes
     ...
     +0000.000 <<
     +0000.012 >> ANSWER
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, TextIO
 
+from .errors import ProtocolError
 from .protocol.session import AgiSession, State
 
 if TYPE_CHECKING:
@@ -73,14 +75,20 @@ class Direction(Enum):
 
 
 def show(data: bytes, limit: int = 200) -> str:
-    """Wire bytes as readable text: UTF-8, control and undecodable bytes escaped, long lines cut."""
+    """Wire bytes as readable text: UTF-8, control and undecodable bytes escaped, long lines cut.
+
+    The result is one line for :meth:`str.splitlines` too: C1 controls (``\\x85``) and the
+    Unicode line and paragraph separators are escaped as well.
+    """
     shown = []
     for char in data[:limit].decode("utf-8", "backslashreplace"):
         code = ord(char)
         if char == "\t":
             shown.append("\\t")
-        elif code < 0x20 or code == 0x7F:
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
             shown.append({"\r": "\\r", "\n": "\\n"}.get(char, f"\\x{code:02x}"))
+        elif code == 0x2028 or code == 0x2029:
+            shown.append(f"\\u{code:04x}")
         else:
             shown.append(char)
     text = "".join(shown)
@@ -120,7 +128,12 @@ class TranscriptEntry:
             return stamp + self.text
         line = self.line
         shown = show(line, limit if limit is not None else len(line) + 1)
-        plain = shown == line.decode("utf-8", "replace") and self.data.endswith(b"\n")
+        # A line holding the escape marker itself is escaped too, or it would read back wrong.
+        plain = (
+            shown == line.decode("utf-8", "replace")
+            and self.data.endswith(b"\n")
+            and "[shown escaped" not in shown
+        )
         if plain:
             return stamp + shown
         if limit is not None and len(self.data) > limit:
@@ -131,15 +144,15 @@ class TranscriptEntry:
 class TranscriptRecorder:
     """Writes one session's entries to ``sink`` as they happen.
 
-    ``sink`` is an open text stream, or a callable that gets the session's environment (``None``
-    if the session ended before it was complete) and returns one: entries are kept in memory
-    until the environment is in, so that the file can be named after the call. The recorder
-    closes the stream it opened itself (from the callable) in :meth:`close`.
+    ``sink`` is an open text stream, or a callable that gets the session's environment and
+    returns one: entries are kept in memory until the environment is in, so that the file can
+    be named after the call, and dropped if the session ends before it (no call, no file). The
+    recorder closes the stream it opened itself (from the callable) in :meth:`close`.
     """
 
     def __init__(
         self,
-        sink: TextIO | Callable[[Environment | None], TextIO],
+        sink: TextIO | Callable[[Environment], TextIO],
         title: str = "",
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -154,7 +167,7 @@ class TranscriptRecorder:
         self._closed = False
         self._failed = False
         if callable(sink):
-            self._open: Callable[[Environment | None], TextIO] | None = sink
+            self._open: Callable[[Environment], TextIO] | None = sink
             self._stream: TextIO | None = None
         else:
             self._open = None
@@ -192,6 +205,13 @@ class TranscriptRecorder:
         """A note: something that happened that is not protocol bytes."""
         self._entry(Direction.NOTE, text.encode("utf-8", "surrogateescape"))
 
+    def end_of_stream(self, text: str) -> None:
+        """Asterisk's side ended: what is left of an incomplete line, then the note ``text``."""
+        if self._partial:
+            self._entry(Direction.TO_AGI, bytes(self._partial))
+            self._partial.clear()
+        self.note(text)
+
     def note_from_signal_handler(self, text: str) -> None:
         """A note taken inside a signal handler: stamped now, written with the next entry."""
         self._deferred.append((self.elapsed, text))
@@ -214,13 +234,13 @@ class TranscriptRecorder:
         self._closed = True
         try:
             if self._open is not None:
-                if self._stream is None and not self._failed:
-                    self._start_stream(None)
+                # No environment, no call (a port scan, a client that is not Asterisk): no file,
+                # or anyone who can connect could fill the disk.
                 if self._stream is not None:
                     self._stream.close()
             elif self._stream is not None:
                 self._stream.flush()
-        except OSError as error:
+        except (OSError, ValueError) as error:
             self._give_up(error)
 
     def _entry(self, direction: Direction, data: bytes) -> None:
@@ -245,20 +265,21 @@ class TranscriptRecorder:
             return
         try:
             stream.write(text)
-        except OSError as error:
+        except (OSError, ValueError) as error:
             self._give_up(error)
 
-    def _start_stream(self, environment: Environment | None) -> None:
+    def _start_stream(self, environment: Environment) -> None:
         assert self._open is not None
         try:
             self._stream = stream = self._open(environment)
             stream.write("".join(self._pending))
-        except OSError as error:
+        except (OSError, ValueError) as error:
             self._give_up(error)
         self._pending.clear()
 
-    def _give_up(self, error: OSError) -> None:
+    def _give_up(self, error: OSError | ValueError) -> None:
         # A transcript is a debugging aid: losing it must never fail the call it records.
+        # (ValueError: a stream that cannot encode the text, or that was closed under us.)
         if not self._failed:
             log.warning("transcript not recorded: %s", error)
         self._failed = True
@@ -292,7 +313,7 @@ class RecordingSession(AgiSession):
         if data:
             recorder.received(data)
         elif self.state is not State.CLOSED:
-            recorder.note("EOF: Asterisk closed the stream")
+            recorder.end_of_stream("EOF: the stream ended")
         had_environment = self.environment is not None
         events = super().receive_data(data)
         if not had_environment and self.environment is not None:
@@ -300,7 +321,11 @@ class RecordingSession(AgiSession):
         return events
 
     def receive_reply(self, data: bytes) -> Reply | None:
-        reply = super().receive_reply(data)
+        try:
+            reply = super().receive_reply(data)
+        except ProtocolError:
+            self.recorder.received(data)  # the line that broke the session, above all
+            raise
         if reply is not None:
             self.recorder.received(data)
         return reply
@@ -327,7 +352,7 @@ class TranscriptDirectory:
         """A recorder whose file is created, named after the call, once the environment is in."""
         started = time.time()
 
-        def open_file(environment: Environment | None) -> TextIO:
+        def open_file(environment: Environment) -> TextIO:
             return self._create(started, environment)
 
         return TranscriptRecorder(open_file, title)
@@ -336,18 +361,19 @@ class TranscriptDirectory:
         """A :class:`RecordingSession` that writes to a new file of this directory."""
         return RecordingSession(self.recorder(title), **limits)
 
-    def _create(self, started: float, environment: Environment | None) -> TextIO:
+    def _create(self, started: float, environment: Environment) -> TextIO:
         os.makedirs(self.directory, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
         stamp += f".{int(started * 1000) % 1000:03d}Z"
-        uniqueid = environment.uniqueid if environment is not None else ""
-        name = f"{stamp}-{_UNSAFE.sub('_', uniqueid)[:80] or 'no-environment'}"
+        name = f"{stamp}-{_UNSAFE.sub('_', environment.uniqueid)[:80] or 'no-uniqueid'}"
         for attempt in range(1, 1000):
             suffix = "" if attempt == 1 else f"-{attempt}"
             path = os.path.join(self.directory, f"{name}{suffix}.transcript.txt")
             try:
                 # Line-buffered: what a crash leaves behind is complete up to its last line.
-                return open(path, "x", encoding="utf-8", buffering=1)
+                # Text that is not UTF-8 (a channel name or a note decoded with
+                # surrogateescape) is written escaped; protocol lines carry their exact bytes.
+                return open(path, "x", encoding="utf-8", errors="backslashreplace", buffering=1)
             except FileExistsError:
                 continue
         raise FileExistsError(f"no free transcript name for {name!r} in {self.directory}")

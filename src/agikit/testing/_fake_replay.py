@@ -11,10 +11,12 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from ..transcript import show
 from ._fake_script import NO_REPLY, Step, expect, hangup, send_raw
 
 _ENTRY = re.compile(r"^\s*\+-?\d+(?:\.\d+)?\s(<<|>>|##)(?: (.*))?$")
-_EXACT = re.compile(r"^(.*?)\s+\[shown escaped[^\]]*?exact bytes = (b'.*'|b\".*\")\]$")
+#: Where a line shown escaped says what its exact bytes are (the literal runs to the final "]").
+_EXACT = re.compile(r"\s+\[shown escaped[^\]]*?exact bytes = (?=b['\"])")
 #: Environment lines the fake derives from the transport, not from the recording.
 _TRANSPORT_KEYS = ("agi_network", "agi_network_script", "agi_request", "agi_enhanced")
 #: Notes saying Asterisk's side of the stream is gone: what the AGI sent afterwards went nowhere.
@@ -35,11 +37,27 @@ class Recording:
 
 
 def _data(rest: str) -> bytes:
-    match = _EXACT.match(rest)
-    if match:
-        value = ast.literal_eval(match.group(2))
-        if isinstance(value, bytes):
-            return value[:-1] if value.endswith(b"\n") else value
+    """The exact bytes of an entry's line (without its LF).
+
+    The line's own text may hold something like the marker: the marker taken is the one whose
+    literal reads as bytes that show as the text before it, else the first whose literal reads.
+    """
+    found = None
+    if rest.endswith("]"):
+        for marker in _EXACT.finditer(rest):
+            try:
+                value = ast.literal_eval(rest[marker.end() : -1])
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
+            if not isinstance(value, bytes):
+                continue
+            line = value[:-1] if value.endswith(b"\n") else value
+            if show(line, len(line) + 1) == rest[: marker.start()]:
+                return line
+            if found is None:
+                found = line
+    if found is not None:
+        return found
     return rest.encode("utf-8", "surrogateescape")
 
 
@@ -80,7 +98,9 @@ def parse_transcript(text: str) -> Recording:
                 if rest == "":
                     in_environment = False
                     continue
-                key, _, value = rest.partition(": ")
+                # A value that is not plain text (Latin-1, a tab) comes with its exact bytes.
+                line = _data(rest).decode("utf-8", "surrogateescape")
+                key, _, value = line.partition(": ")
                 recording.env[key] = value
                 continue
             if direction == ">>":

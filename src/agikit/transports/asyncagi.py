@@ -377,6 +377,8 @@ class AsyncAGIChannel:
 
     def _lost(self, error: ProtocolError) -> None:
         """Bytes of the stream are lost or garbled: fail the command, drop the rest."""
+        if self.recorder is not None:  # no reply line to record: say why
+            self.recorder.note(f"the reply is lost: {error}")
         self._fail_waiter(error)
         self._partial.clear()
         old = self.session

@@ -451,7 +451,8 @@ class FastAGIConnection(asyncio.Protocol):
         if failure and self._closed_error is None and not self.session.hung_up:
             transport.write(_FAILURE_LINE)
             recorder = getattr(self.session, "recorder", None)
-            if recorder is not None:  # a note: a replay has no command to expect here
+            if recorder is not None:  # protocol bytes: a replay expects the failure line
+                recorder.sent(_FAILURE_LINE)
                 recorder.note("the AGI sent the failure line: AGISTATUS=FAILURE")
         transport.close()
 
