@@ -90,8 +90,21 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'agikit' has no attribute {name!r}")
-    # __import__ rather than importlib.import_module: importlib is not loaded at start-up.
-    value = getattr(__import__(f"agikit.{module}", fromlist=[name]), name)
+    # What these imports allocate (modules, classes, functions, the command table) lives as
+    # long as the process, yet on the way to ``run`` it sets off two or three collections of
+    # the cyclic garbage collector, each walking every young object for nothing: about a
+    # tenth of what agikit adds to a process-AGI call. Pause the collector meanwhile (``run``
+    # then freezes what the imports left, so they are not walked later either).
+    import gc  # a built-in module, but not in the start-up set
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        # __import__ rather than importlib.import_module: importlib is not loaded at start-up.
+        value = getattr(__import__(f"agikit.{module}", fromlist=[name]), name)
+    finally:
+        if collecting:
+            gc.enable()
     globals()[name] = value
     return value
 

@@ -252,15 +252,23 @@ class Command(_Generic["T"]):
         return params if params is not None else self._build_params()
 
     def _build_params(self) -> tuple[Param, ...]:
+        # Once per command and process, so on the first call of each: one plain loop.
         params = self._make_params()
         method = self.method
+        fixed: list[Param] = []
+        names: list[str] = []
+        variadic: Param | None = None
         for param in params:
             param.command = self
             param.label = f"{method}() argument {param.name!r}"
-        self._fixed = tuple(p for p in params if not p.variadic)
-        variadic = [p for p in params if p.variadic]
-        self._variadic = variadic[0] if variadic else None
-        self._names = frozenset(p.name for p in self._fixed)
+            if not param.variadic:
+                fixed.append(param)
+                names.append(param.name)
+            elif variadic is None:
+                variadic = param
+        self._fixed = tuple(fixed)
+        self._variadic = variadic
+        self._names = frozenset(names)
         self._prefix = format_command(self.words, ())  # the command words, checked once
         self._memo: dict[tuple[Any, ...], CommandRequest[T]] = {}
         self._params = params

@@ -8,13 +8,6 @@ if TYPE_CHECKING:
 _MappingProxy = type(type.__dict__)
 
 
-def _int(raw: "Mapping[str, str]", key: str) -> int:
-    try:
-        return int(raw.get(key, "0"))
-    except ValueError:
-        return 0
-
-
 class Environment:
     """What Asterisk told the AGI about the call, typed and immutable.
 
@@ -84,28 +77,7 @@ class Environment:
     raw: "Mapping[str, str]"
 
     def __init__(self, lines: "Iterable[tuple[str, str]] | Mapping[str, str]" = ()) -> None:
-        pairs = lines.items() if hasattr(lines, "items") else lines
-        raw: dict[str, str] = {}
-        numbered: dict[int, str] = {}
-        for key, value in pairs:
-            raw[key] = value
-            if key.startswith("agi_arg_") and key[8:].isascii() and key[8:].isdigit():
-                numbered[int(key[8:])] = value
-        get = raw.get
-        setter = object.__setattr__
-        for name in ("request", "channel", "language", "type", "uniqueid", "version"):
-            setter(self, name, get("agi_" + name, ""))
-        for name in ("callerid", "calleridname", "dnid", "rdnis", "context", "extension"):
-            setter(self, name, get("agi_" + name, ""))
-        setter(self, "accountcode", get("agi_accountcode", ""))
-        for name in ("callingpres", "callingani2", "callington", "callingtns", "priority"):
-            setter(self, name, _int(raw, "agi_" + name))
-        setter(self, "threadid", _int(raw, "agi_threadid"))
-        setter(self, "enhanced", get("agi_enhanced", "0.0") not in ("0.0", "0", ""))
-        setter(self, "args", tuple(value for _, value in sorted(numbered.items())))
-        setter(self, "network", get("agi_network") == "yes")
-        setter(self, "network_script", get("agi_network_script"))
-        setter(self, "raw", _MappingProxy(raw))
+        _fill(self, dict(lines.items() if hasattr(lines, "items") else lines))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Environment is immutable (cannot set {name})")
@@ -150,3 +122,50 @@ class Environment:
         """The block as Asterisk writes it: each line of ``raw`` in order, then an empty line."""
         text = "".join(f"{name}: {value}\n" for name, value in self.raw.items())
         return text.encode("utf-8", "surrogateescape") + b"\n"
+
+
+_TEXT_FIELDS = tuple(
+    (name, "agi_" + name)
+    for name in (
+        *("request", "channel", "language", "type", "uniqueid", "version", "callerid"),
+        *("calleridname", "dnid", "rdnis", "context", "extension", "accountcode"),
+    )
+)
+_NUMBER_FIELDS = tuple(
+    (name, "agi_" + name)
+    for name in ("callingpres", "callingani2", "callington", "callingtns", "priority", "threadid")
+)
+_set = object.__setattr__
+
+
+def _fill(environment: Environment, raw: "dict[str, str]") -> None:
+    """Set every field from ``raw`` (which the environment keeps): once per call, so it is
+    table-driven and looks for ``agi_arg_N`` names only when some name holds ``agi_arg_``."""
+    get = raw.get
+    for name, key in _TEXT_FIELDS:
+        _set(environment, name, get(key, ""))
+    for name, key in _NUMBER_FIELDS:
+        try:
+            _set(environment, name, int(get(key, "0")))
+        except ValueError:
+            _set(environment, name, 0)
+    _set(environment, "enhanced", get("agi_enhanced", "0.0") not in ("0.0", "0", ""))
+    args: tuple[str, ...] = ()
+    if "agi_arg_" in "\n".join(raw):
+        numbered: dict[int, str] = {}
+        for key, value in raw.items():
+            if key.startswith("agi_arg_") and key[8:].isascii() and key[8:].isdigit():
+                numbered[int(key[8:])] = value
+        args = tuple(value for _, value in sorted(numbered.items()))
+    _set(environment, "args", args)
+    _set(environment, "network", get("agi_network") == "yes")
+    _set(environment, "network_script", get("agi_network_script"))
+    _set(environment, "raw", _MappingProxy(raw))
+
+
+def environment_from_dict(raw: "dict[str, str]") -> Environment:
+    """An :class:`Environment` that takes ``raw`` over (the caller must not change it later):
+    the session's way, without the copy that the constructor makes."""
+    environment: Environment = object.__new__(Environment)
+    _fill(environment, raw)
+    return environment

@@ -22,7 +22,7 @@ transport calls :meth:`AgiSession.hangup_signalled`.
 """
 
 from ..errors import ArgumentError, CommandInFlight, ConnectionClosed, ProtocolError
-from .environment import Environment
+from .environment import Environment, environment_from_dict
 from .quoting import MAX_LINE_BYTES_BEFORE_8K, max_line_bytes
 from .replies import Reply, decode, parse_final_line
 
@@ -104,6 +104,8 @@ _ENVIRONMENT_KEYS = {
         *(f"agi_arg_{n}" for n in range(1, 10)),
     )
 }
+#: ``agi_version`` -> the longest command line that Asterisk reads whole.
+_LINE_LIMITS: dict[str, int] = {}
 _USAGE_END = b"520 "
 _F = (b"f", b"F")
 
@@ -261,6 +263,7 @@ class AgiSession:
             or self._partial
             or self._reply_lines
             or self._in_usage
+            or not data  # the end of the stream: receive_data's to tell
             or data.find(b"\n") != len(data) - 1
             or len(data) > self._max_line
         ):
@@ -280,33 +283,32 @@ class AgiSession:
         """The environment's remaining lines at once (``block``: up to, not including, the
         empty line that ends it); the same result as feeding them line by line."""
         max_line = self._max_line
-        pairs = self._environment_pairs
-        intern = _ENVIRONMENT_KEYS.get
         if len(block) <= max_line:  # so is every line: split the text at once
             text = block.decode("utf-8", "surrogateescape")
-            split = [line.split(": ", 1) for line in text.split("\n")]
-            parsed = []
-            for pair in split:
-                if len(pair) != 2 or ":" in pair[0]:
-                    break  # not "name: value": the line by line reading below decides
-                parsed.append((intern(pair[0], pair[0]), pair[1]))
-            else:
-                pairs.extend(parsed)
+            # Once per call, so the lines are split and checked by C loops, not a Python one.
+            lines = [line.partition(": ") for line in text.split("\n")]
+            names, separators, values = zip(*lines, strict=True)
+            if "" not in separators and ":" not in "".join(names):
+                intern = _ENVIRONMENT_KEYS.get
+                raw = dict(self._environment_pairs)
+                raw.update(zip(map(intern, names, names), values, strict=True))
                 self._environment_size += len(block) + 1
                 events: list[Event] = []
-                self._environment_line(b"", events)
+                self._environment_complete(raw, events)
                 return events
-        for raw in block.split(b"\n"):
-            if len(raw) > max_line:
-                self._fail(f"a line longer than {max_line} bytes: {raw[:80]!r}...")
-            text = raw.decode("utf-8", "surrogateescape")
-            name, separator, value = text.partition(":")
+            # Some line is not "name: value": the line by line reading below decides.
+        pairs = self._environment_pairs
+        intern = _ENVIRONMENT_KEYS.get
+        for line in block.split(b"\n"):
+            if len(line) > max_line:
+                self._fail(f"a line longer than {max_line} bytes: {line[:80]!r}...")
+            name, separator, value = line.decode("utf-8", "surrogateescape").partition(":")
             if separator and value.startswith(" "):
                 value = value[1:]
             pairs.append((intern(name, name), value))
         self._environment_size += len(block) + 1
         events = []
-        self._environment_line(b"", events)
+        self._environment_complete(dict(pairs), events)
         return events
 
     def _end_of_stream(self) -> list[Event]:
@@ -388,12 +390,7 @@ class AgiSession:
 
     def _environment_line(self, line: bytes, events: list[Event]) -> None:
         if not line:
-            environment = Environment(self._environment_pairs)
-            self.environment = environment
-            self.max_command_bytes = max_line_bytes(environment.version)
-            self._environment_pairs = []
-            self.state = State.IDLE
-            events.append(EnvironmentReceived(environment))
+            self._environment_complete(dict(self._environment_pairs), events)
             return
         self._environment_size += len(line) + 1
         if self._environment_size > self._max_environment:
@@ -404,6 +401,20 @@ class AgiSession:
         if separator and value.startswith(" "):
             value = value[1:]
         self._environment_pairs.append((_ENVIRONMENT_KEYS.get(name, name), value))
+
+    def _environment_complete(self, raw: dict[str, str], events: list[Event]) -> None:
+        environment = environment_from_dict(raw)
+        self.environment = environment
+        version = environment.version
+        limit = _LINE_LIMITS.get(version)
+        if limit is None:
+            limit = max_line_bytes(version)
+            if len(_LINE_LIMITS) < 64:  # a few versions per deployment; bounded all the same
+                _LINE_LIMITS[version] = limit
+        self.max_command_bytes = limit
+        self._environment_pairs = []
+        self.state = State.IDLE
+        events.append(EnvironmentReceived(environment))
 
     # -- errors -------------------------------------------------------------------------------
     def _fail(self, message: str) -> "NoReturn":

@@ -60,6 +60,10 @@ DEFAULT_PORT = 4573
 _FAILURE_LINE = b"failure\n"
 #: The first line Asterisk writes on a FastAGI connection (res_agi.c launch_netscript).
 _FIRST_LINE = b"agi_network: yes\n"
+#: Made directly rather than through loop.create_future() (the same class, one call less).
+_Future = asyncio.Future
+#: What asks Asterisk whether the channel hung up (see commands.hangup_unknown).
+_NOOP = NOOP.request()
 #: How long cancelled handlers get to return at the end of a shutdown before they are abandoned.
 _CANCEL_WAIT = 5.0
 #: Warnings about misbehaving peers logged per second at most; the rest are counted.
@@ -112,10 +116,13 @@ class FastAGIConnection(asyncio.Protocol):
         "_call_timeout",
         "_closed_error",
         "_cut_off",
-        "_deadline",
+        "_failure",
         "_head",
+        "_late",
         "_loop",
         "_received",
+        "_request",
+        "_returned",
         "_waiter",
         "server",
         "session",
@@ -138,8 +145,14 @@ class FastAGIConnection(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None
         self.started = time.monotonic()
         self._loop = server.loop
-        self._waiter: asyncio.Future[Reply] | None = None
-        self._deadline: asyncio.TimerHandle | None = None
+        #: The future of the command in flight (or waiting to be sent), and its request.
+        self._waiter: asyncio.Future[Any] | None = None
+        self._request: Any = None
+        #: The reply awaited is a cancelled command's: _request is sent once it has arrived.
+        self._late = False
+        #: The failure of _request while a NOOP asks whether the channel hung up.
+        self._failure: CommandFailed | None = None
+        self._returned = False  # the handler has returned
         self._closed_error: BaseException | None = None
         #: Bytes received before the environment was complete (bounded by max_environment).
         self._received = 0
@@ -159,44 +172,40 @@ class FastAGIConnection(asyncio.Protocol):
     def hung_up(self) -> bool:
         return self.session.hung_up
 
-    async def run(self, request: Any) -> Any:
-        """Send one command and wait for its reply (the async runner of :class:`Call`)."""
+    def run(self, request: Any) -> asyncio.Future[Any]:
+        """Send one command; the future gets its typed result or its error (the async runner
+        of :class:`Call`). Not a coroutine: :meth:`data_received` completes the command, so it
+        costs one future and no coroutine of its own."""
         session = self.session
-        refuse_when_dead(request, session.hung_up)
+        if session.hung_up:
+            refuse_when_dead(request, True)
+        waiter: asyncio.Future[Any] = _Future(loop=self._loop)
         try:
             if session.state is State.AWAITING_REPLY:
                 # The wait for an earlier command was cancelled but Asterisk still runs it.
-                await self._late_reply(request)
-                refuse_when_dead(request, session.hung_up)
-            reply = await self._exchange(request)
+                self._check_late_reply(request)
+                self._late = True
+            else:
+                self._send(request)
         except ConnectionClosed as closed:
             # With AGIEXITONHANGUP Asterisk closes right after notifying the hangup.
             if session.hung_up:
                 raise self._error_for(request) from closed
             raise
-        try:
-            return complete(request, reply, session.hung_up)
-        except CommandFailed as failure:
-            if hangup_unknown(request, session.hung_up):
-                await self._probe_hangup()
-            outcome = failure_or_hangup(request, failure, session.hung_up)
-            if outcome is failure:
-                raise
-            raise outcome from failure
+        self._waiter = waiter
+        self._request = request
+        self._failure = None
+        return waiter
 
-    def _exchange(self, request: Any) -> asyncio.Future[Reply]:
+    def _send(self, request: Any) -> None:
         transport = self.transport
         if self._closed_error is not None or transport is None or transport.is_closing():
             raise self._error_for(request)
-        data = self.session.send_command(request.line)
-        waiter: asyncio.Future[Reply] = self._loop.create_future()
-        self._waiter = waiter
-        transport.write(data)
-        return waiter
+        transport.write(self.session.send_command(request.line))
 
-    async def _late_reply(self, request: Any) -> None:
-        """Wait for (and drop) the reply to a command whose waiter was cancelled: AGI runs one
-        command at a time, so the next one may only be sent after it."""
+    def _check_late_reply(self, request: Any) -> None:
+        """Before waiting for (and dropping) the reply to a command whose wait was cancelled:
+        AGI runs one command at a time, so the next one may only be sent after it."""
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             raise CommandInFlight(
@@ -212,16 +221,102 @@ class FastAGIConnection(asyncio.Protocol):
         if self._closed_error is not None or self.transport is None:
             raise self._error_for(request)
         log.debug("%s: waiting for a cancelled command's reply before %r", self._label(), request)
-        waiter = self._loop.create_future()
-        self._waiter = waiter
-        await waiter
 
-    async def _probe_hangup(self) -> None:
+    def _reply(self, reply: Reply) -> None:
+        """The reply to the command in flight: complete its future, or drop the reply when
+        that wait was cancelled, or send the command that waited for it, or end a probe."""
+        waiter = self._waiter
+        if waiter is None:
+            log.debug("%s: dropped a reply nobody waits for", self._label())
+            return
+        if waiter.done():  # cancelled by a per-command timeout: drop the late reply
+            self._waiter = None
+            return
+        request = self._request
+        if self._late:  # that was the cancelled command's reply: now send the next one
+            self._late = False
+            try:
+                if self.session.hung_up:
+                    refuse_when_dead(request, True)
+                self._send(request)
+            except Exception as error:
+                self._waiter = None
+                self._settle_error(waiter, request, error)
+            return
+        probed = self._failure
+        if probed is not None:  # the NOOP's reply: any hangup has been notified by now
+            self._failure = None
+            self._waiter = None
+            self._settle_failure(waiter, request, probed)
+            return
         try:
-            await self._exchange(NOOP.request())
-        except (ConnectionClosed, Hangup):
-            if not self.session.hung_up:
-                raise
+            result = complete(request, reply, self.session.hung_up)
+        except Exception as error:
+            self._command_failed(waiter, error)
+            return
+        self._waiter = None
+        waiter.set_result(result)
+
+    def _command_failed(self, waiter: asyncio.Future[Any], error: Exception) -> None:
+        """``complete`` raised ``error`` for the command in flight: probe for a hangup (a
+        live-channel command's failure may be one), or fail the command."""
+        request = self._request
+        if isinstance(error, CommandFailed):
+            if hangup_unknown(request, self.session.hung_up) and self._probe_hangup(waiter, error):
+                return
+            self._waiter = None
+            self._settle_failure(waiter, request, error)
+            return
+        self._waiter = None
+        waiter.set_exception(error)
+
+    def _probe_hangup(self, waiter: asyncio.Future[Any], failure: CommandFailed) -> bool:
+        """Send a NOOP to learn whether a failure was a hangup (see ``hangup_unknown``); True
+        when it is on its way, False when the failure is decided without it."""
+        try:
+            self._send(_NOOP)
+        except Exception as error:
+            if self.session.hung_up and isinstance(error, (ConnectionClosed, Hangup)):
+                return False
+            self._waiter = None
+            waiter.set_exception(error)
+            return True
+        self._failure = failure
+        return True
+
+    def _settle_failure(
+        self, waiter: asyncio.Future[Any], request: Any, failure: CommandFailed
+    ) -> None:
+        outcome = failure_or_hangup(request, failure, self.session.hung_up)
+        if outcome is not failure:
+            outcome.__cause__ = failure
+        waiter.set_exception(outcome)
+
+    def _settle_error(
+        self, waiter: asyncio.Future[Any], request: Any, error: BaseException
+    ) -> None:
+        if isinstance(error, ConnectionClosed) and self.session.hung_up:
+            # With AGIEXITONHANGUP Asterisk closes right after notifying the hangup.
+            hangup = self._error_for(request)
+            hangup.__cause__ = error
+            error = hangup
+        waiter.set_exception(error)
+
+    def _abandon(self, error: BaseException) -> None:
+        """No reply will come for the command in flight (the stream ended or broke)."""
+        waiter = self._waiter
+        self._waiter = None
+        if waiter is None or waiter.done():
+            return
+        failure = self._failure
+        self._failure = None
+        self._late = False
+        if failure is None:
+            self._settle_error(waiter, self._request, error)
+        elif self.session.hung_up and isinstance(error, (ConnectionClosed, Hangup)):
+            self._settle_failure(waiter, self._request, failure)
+        else:
+            waiter.set_exception(error)
 
     def _error_for(self, request: Any) -> BaseException:
         line = _text(request)
@@ -242,9 +337,7 @@ class FastAGIConnection(asyncio.Protocol):
             recorder.note(f"connection from {self.peer}")
         if not self.server._admit(self):
             return
-        self._deadline = self._loop.call_later(
-            self.server.environment_timeout, self._environment_overdue
-        )
+        self.server._expect_environment(self)
 
     def data_received(self, data: bytes) -> None:
         if self.task is None:
@@ -259,9 +352,16 @@ class FastAGIConnection(asyncio.Protocol):
                     self._broken(exc)
                     return
                 if reply is not None:  # the usual case: one reply line, all of it
+                    if self._late or self._failure is not None or waiter.done():
+                        self._reply(reply)
+                        return
+                    try:
+                        result = complete(self._request, reply, self.session.hung_up)
+                    except Exception as error:
+                        self._command_failed(waiter, error)
+                        return
                     self._waiter = None
-                    if not waiter.done():
-                        waiter.set_result(reply)
+                    waiter.set_result(result)
                     return
         try:
             events = self.session.receive_data(data)
@@ -271,13 +371,7 @@ class FastAGIConnection(asyncio.Protocol):
         for event in events:
             kind = type(event)
             if kind is ReplyReceived:
-                waiter = self._waiter
-                if waiter is None:
-                    log.debug("%s: dropped a reply nobody waits for", self._label())
-                    continue
-                self._waiter = None
-                if not waiter.done():  # done: cancelled by a per-command timeout; drop it
-                    waiter.set_result(event.reply)  # type: ignore[union-attr]
+                self._reply(event.reply)  # type: ignore[union-attr]
             elif kind is EnvironmentReceived:
                 self._start_handler()
             elif kind is HangupReceived:
@@ -289,9 +383,8 @@ class FastAGIConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end_of_stream(exc)
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        if self.task is None:
+            self.server._awaiting_environment.pop(self, None)
         self.transport = None
         self._release()
 
@@ -325,10 +418,7 @@ class FastAGIConnection(asyncio.Protocol):
             self._closed_error = ConnectionClosed(reason)
         except ProtocolError as error:  # EOF inside a line, a reply or the environment
             self._closed_error = error.with_traceback(None)
-        waiter = self._waiter
-        self._waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(self._closed_error)
+        self._abandon(self._closed_error)
 
     def _broken(self, exc: ProtocolError) -> None:
         # Without its traceback: kept on the connection, it would hold the frames (and the
@@ -337,15 +427,11 @@ class FastAGIConnection(asyncio.Protocol):
         self.server.stats.protocol_errors += 1
         self.server._warn("%s: closing: %s", self._label(), exc)
         self._closed_error = exc
-        waiter = self._waiter
-        self._waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+        self._abandon(exc)
         if self.transport is not None:
             self.transport.abort()
 
     def _environment_overdue(self) -> None:
-        self._deadline = None
         if self.task is None and self.transport is not None:
             self.server.stats.timed_out += 1
             self.server._warn(
@@ -356,10 +442,8 @@ class FastAGIConnection(asyncio.Protocol):
             self.transport.abort()
 
     def _start_handler(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
         server = self.server
+        server._awaiting_environment.pop(self, None)
         if server.max_calls is not None and server.stats.running >= server.max_calls:
             server.stats.rejected_busy += 1
             server._warn(
@@ -369,17 +453,20 @@ class FastAGIConnection(asyncio.Protocol):
             return
         server.stats.calls += 1
         server.stats.running += 1
-        task = self._loop.create_task(self._run_handler())
-        self.task = task
-        task.add_done_callback(self._handler_done)
+        # No done callback: _run_handler accounts for its own end (a callback would cost a
+        # loop iteration per call). cut_off adds one for a task cancelled before it ran.
+        self.task = self._loop.create_task(self._run_handler())
 
-    def _handler_done(self, task: asyncio.Task[None]) -> None:
+    def _handler_returned(self, task: object = None) -> None:
+        if self._returned:
+            return
+        self._returned = True
         self.server.stats.running -= 1
         self._release()
 
     def _release(self) -> None:
         """Leave the server's connections once the socket is closed and the handler returned."""
-        if self.transport is None and (self.task is None or self.task.done()):
+        if self.transport is None and (self.task is None or self._returned):
             self.server._discard(self)
             recorder = getattr(self.session, "recorder", None)
             if recorder is not None:
@@ -443,6 +530,7 @@ class FastAGIConnection(asyncio.Protocol):
             # A failed call first gets the failure line: AGISTATUS=FAILURE, as a process AGI's
             # non-zero exit gives.
             self._close(failure=failed)
+            self._handler_returned()
 
     def _close(self, *, failure: bool) -> None:
         transport = self.transport
@@ -467,13 +555,12 @@ class FastAGIConnection(asyncio.Protocol):
             return
         if not self.task.done():
             self.task.cancel()
+            # A task cancelled before its first step never runs _run_handler's finally.
+            self.task.add_done_callback(self._handler_returned)
         self._close(failure=True)
         if self._closed_error is None:
             self._closed_error = ConnectionClosed("the server shut down during the call")
-        waiter = self._waiter
-        self._waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(self._closed_error)
+        self._abandon(self._closed_error)
 
     @property
     def peer(self) -> str:
@@ -558,6 +645,10 @@ class FastAGIServer:
         self._warned_at = 0.0
         self._warnings = 0
         self._suppressed = 0
+        #: Connections still sending their environment, oldest first (so by deadline), and the
+        #: one timer that closes the overdue ones: cheaper than a timer per connection.
+        self._awaiting_environment: dict[FastAGIConnection, None] = {}
+        self._sweep: asyncio.TimerHandle | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -627,6 +718,29 @@ class FastAGIServer:
         self._idle.clear()
         return True
 
+    def _expect_environment(self, connection: FastAGIConnection) -> None:
+        self._awaiting_environment[connection] = None
+        if self._sweep is None:
+            self._sweep = self.loop.call_later(self.environment_timeout, self._sweep_environments)
+
+    def _sweep_environments(self) -> None:
+        """Close the connections whose environment is overdue; come back at the next deadline."""
+        self._sweep = None
+        waiting = self._awaiting_environment
+        timeout = self.environment_timeout
+        now = time.monotonic()
+        overdue = []
+        for connection in waiting:
+            if connection.started + timeout > now:
+                self._sweep = self.loop.call_later(
+                    connection.started + timeout - now, self._sweep_environments
+                )
+                break
+            overdue.append(connection)
+        for connection in overdue:
+            del waiting[connection]
+            connection._environment_overdue()
+
     def _discard(self, connection: FastAGIConnection) -> None:
         self.connections.discard(connection)
         self.stats.active = len(self.connections)
@@ -684,6 +798,9 @@ class FastAGIServer:
         if server is not None:
             await server.wait_closed()
             self._server = None
+        if self._sweep is not None and not self._awaiting_environment:
+            self._sweep.cancel()
+            self._sweep = None
 
     def cut_off(self, reason: str = "cut off") -> None:
         """End every call now (see :meth:`FastAGIConnection.cut_off`)."""

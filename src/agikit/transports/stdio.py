@@ -148,6 +148,10 @@ class StdioRunner:
         while True:
             chunk = self._read()
             try:
+                # Usually the chunk is the reply line, whole: the session's fast path reads it.
+                reply = session.receive_reply(chunk)
+                if reply is not None:
+                    return reply
                 events = session.receive_data(chunk)
             except ProtocolError as exc:
                 # Say which command was waiting: the session's message only shows the bytes.
@@ -233,10 +237,12 @@ class StdioRunner:
             return b""
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self.write_fd, view)
-            view = view[written:]
+        written = os.write(self.write_fd, data)
+        if written < len(data):  # a pipe takes a command line whole; a short write is rare
+            view = memoryview(data)[written:]
+            while view:
+                written = os.write(self.write_fd, view)
+                view = view[written:]
 
     # -- async handlers ---------------------------------------------------------------------
     def run_async(self, request: "CommandRequest[T]") -> "Awaitable[T]":
