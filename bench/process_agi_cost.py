@@ -16,14 +16,24 @@ runs; the target is 1.15x):
   pauses the collector: the two or three collections they set off walked only long-lived
   objects, about 0.2 ms a call), the session's one-line reply fast path in the stdio transport
   (one call instead of the event machinery per reply) and a lighter first use of each command.
+- 1.16x (CPU 1.17x; the previous tree measured 1.18-1.19x in the same runs) with ten modules
+  on the blocking path instead of twelve: the protocol core (quoting, replies, the session) is
+  one private module, ``agikit.protocol._core``, which the public modules re-export (about
+  0.1 ms); the loop-free driver of ``async def`` handlers is a module of its own, loaded only
+  for them; the command table gives its parameters as rows of data instead of 47 lambdas, and
+  ``find_command``/``raw_request`` moved to a module loaded on first use (together about
+  0.1 ms).
 
 Where the rest goes (``python -X importtime``, per-module timing in fresh processes; the stdlib
-script takes about 11 ms here): agikit's 12 modules take about 2.7 ms to import and the 7
-commands about 0.3 ms, most of it code running for the first time, while closing the protocol
-pipe early and ``gc.freeze()`` win back about 0.9 ms at exit. Each module costs about 60 us of
-import machinery (find, stat, read), then unmarshalling (3-4 us per KB of code-heavy ``.pyc``:
-``commands`` alone about 0.3 ms) and class creation (10-15 us per class in a fresh process;
-about 40 classes on the path, the exception classes the dearest).
+script takes about 11 ms here): agikit's 10 modules take about 2.4 ms to import and the 7
+commands about 0.3 ms (about half of it the round trips the stdlib script pays too), while
+closing the protocol pipe early and ``gc.freeze()`` win back about 0.9 ms at exit. Each module
+costs about 55 us of import machinery (find, stat, read, module set-up: four empty modules
+measured 0.2 ms), then unmarshalling (``commands`` about 0.26 ms, ``_sync_call`` about 0.1 ms:
+the volume of bytecode counts, not the number of functions: the 47 lambdas cost only 25 us)
+and class creation (10-15 us per class, even warm; about 38 classes on the path, the exception
+classes the dearest). Not done: folding ``errors`` and ``results`` into private modules would
+save about 55 us each, but both are documented module pages (``::: agikit.errors``).
 """
 
 from __future__ import annotations

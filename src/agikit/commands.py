@@ -23,8 +23,9 @@ Conventions of the Python API (see each command for the details):
 
 Process AGI imports this module on every call, so it imports nothing beyond the interpreter's
 start-up set and agikit's own protocol core, and it defers what a call rarely needs: a command's
-parameters are built when the command is first used (the table gives them as ``lambda: (...)``),
-the documentation is loaded when first read, and :func:`find_command`'s index when first asked.
+parameters are given as plain data and built into :class:`Param` objects when the command is first
+used, the documentation is loaded when first read, and :func:`find_command` (with
+:func:`raw_request`) lives in a module of its own, loaded when first asked for.
 """
 
 from .errors import (
@@ -36,12 +37,10 @@ from .errors import (
     ProtocolError,
     UsageError,
 )
-from .protocol.quoting import (
+from .protocol._core import (
     MAX_WORDS,
     encode_argument,
     format_command,
-    split_command_line,
-    to_bytes,
 )
 from .results import (
     ChannelState,
@@ -63,10 +62,13 @@ if TYPE_CHECKING:
     from typing import Any, Generic, TypeVar
 
     from ._command_docs import CommandDoc
+    from ._command_lookup import find_command, raw_request
     from .protocol.replies import Reply
 
     T = TypeVar("T")
     Converter = Callable[[Any, str], "str | None"]
+    #: A parameter as the table gives it (see :func:`_param`).
+    _ParamRow = tuple[Any, ...]
 
     class _Generic(Generic[T]): ...
 else:
@@ -155,6 +157,19 @@ class Param:
         return f"Param({self.name!r}: {self.annotation})"
 
 
+def _param(row: "_ParamRow | Param") -> Param:
+    """A :class:`Param` from a row of the table: ``(name, annotation, convert)``, then the
+    ``default`` and the ``fill`` if any; ``"*name"`` is a variadic parameter."""
+    if isinstance(row, Param):
+        return row
+    name, annotation, convert, *rest = row
+    if name[0] == "*":
+        return Param(name[1:], annotation, convert, variadic=True)
+    if not rest:
+        return Param(name, annotation, convert)
+    return Param(name, annotation, convert, default=rest[0], fill=rest[1] if rest[1:] else None)
+
+
 class CommandRequest(_Generic["T"]):
     """One command ready to send: its ``line`` (bytes, without the LF), whether Asterisk runs
     it on a dead channel (``dead_ok``), and ``parse``, which turns a ``200`` reply into the
@@ -190,11 +205,14 @@ class Command(_Generic["T"]):
     """One AGI command: the table entry everything else is generated from.
 
     ``words`` are the command words (``("STREAM", "FILE")``); ``method`` the snake_case method
-    name; ``params`` the method's parameters in Asterisk's argument order (the table gives a
-    function that builds them, called on first use); ``dead_ok`` whether Asterisk runs it on a
-    dead channel (the Dead column of ``agi show commands``); ``parse`` turns a ``200`` reply into
-    the result, whose type ``returns`` names as the generated method declares it. ``adjust``, if
-    given, may rewrite the argument values (in parameter order) before they are converted.
+    name; ``params`` the method's parameters in Asterisk's argument order (the table gives them
+    as rows of plain data, ``(name, annotation, convert[, default[, fill]])`` with a ``*`` before
+    a variadic parameter's name, built into :class:`Param` objects on first use; ``Param``
+    objects, or a function returning the parameters, are taken too); ``dead_ok`` whether
+    Asterisk runs it on a dead channel (the Dead column of ``agi show commands``); ``parse``
+    turns a ``200`` reply into the result, whose type ``returns`` names as the generated method
+    declares it. ``adjust``, if given, may rewrite the argument values (in parameter order)
+    before they are converted.
 
     The documentation is in :mod:`agikit._command_docs` under the command's constant name, and is
     loaded on first access: ``syntax`` is Asterisk's usage line, ``doc`` the method's
@@ -220,7 +238,7 @@ class Command(_Generic["T"]):
     def __init__(
         self,
         words: tuple[str, ...],
-        params: "Callable[[], tuple[Param, ...]]",
+        params: "Sequence[_ParamRow | Param] | Callable[[], Sequence[_ParamRow | Param]]",
         *,
         dead_ok: bool,
         parse: "Callable[[Reply], T]",
@@ -253,7 +271,10 @@ class Command(_Generic["T"]):
 
     def _build_params(self) -> tuple[Param, ...]:
         # Once per command and process, so on the first call of each: one plain loop.
-        params = self._make_params()
+        specs = self._make_params
+        if callable(specs):
+            specs = specs()
+        params = tuple(_param(spec) for spec in specs)
         method = self.method
         fixed: list[Param] = []
         names: list[str] = []
@@ -923,8 +944,11 @@ def _speech_results(rest: str, reply: "Reply") -> SpeechResult:
 # ------------------------------------------------------------------------------------------------
 
 
-def _escape_digits() -> Param:
-    return Param("escape_digits", "str", _keys, default="")
+#: A parameter as the table gives it: ``(name, annotation, convert[, default[, fill]])``, a
+#: name starting with ``*`` for a variadic one (see :class:`Param`). Plain data, so that
+#: importing the table creates no function per command: the :class:`Param` objects are built
+#: when the command is first used.
+_ESCAPE_DIGITS = ("escape_digits", "str", _keys, "")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -933,7 +957,7 @@ def _escape_digits() -> Param:
 
 ANSWER = Command(
     ("ANSWER",),
-    lambda: (),
+    (),
     dead_ok=False,
     parse=_parse_success,
     returns="None",
@@ -941,7 +965,7 @@ ANSWER = Command(
 
 ASYNCAGI_BREAK = Command(
     ("ASYNCAGI", "BREAK"),
-    lambda: (),
+    (),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
@@ -949,7 +973,7 @@ ASYNCAGI_BREAK = Command(
 
 CHANNEL_STATUS = Command(
     ("CHANNEL", "STATUS"),
-    lambda: (Param("channel", "str | None", _optional_name, default=None),),
+    (("channel", "str | None", _optional_name, None),),
     dead_ok=False,
     parse=_parse_channel_status,
     returns="ChannelState | None",
@@ -957,7 +981,7 @@ CHANNEL_STATUS = Command(
 
 DATABASE_DEL = Command(
     ("DATABASE", "DEL"),
-    lambda: (Param("family", "str", _name), Param("key", "str", _name)),
+    (("family", "str", _name), ("key", "str", _name)),
     dead_ok=True,
     parse=_parse_database_write,
     returns="None",
@@ -965,10 +989,7 @@ DATABASE_DEL = Command(
 
 DATABASE_DELTREE = Command(
     ("DATABASE", "DELTREE"),
-    lambda: (
-        Param("family", "str", _name),
-        Param("keytree", "str | None", _optional_text, default=None),
-    ),
+    (("family", "str", _name), ("keytree", "str | None", _optional_text, None)),
     dead_ok=True,
     parse=_parse_database_deltree,
     returns="bool",
@@ -976,7 +997,7 @@ DATABASE_DELTREE = Command(
 
 DATABASE_GET = Command(
     ("DATABASE", "GET"),
-    lambda: (Param("family", "str", _name), Param("key", "str", _name)),
+    (("family", "str", _name), ("key", "str", _name)),
     dead_ok=True,
     parse=_parse_value,
     returns="str | None",
@@ -984,11 +1005,7 @@ DATABASE_GET = Command(
 
 DATABASE_PUT = Command(
     ("DATABASE", "PUT"),
-    lambda: (
-        Param("family", "str", _name),
-        Param("key", "str", _name),
-        Param("value", "str | int | float", _value),
-    ),
+    (("family", "str", _name), ("key", "str", _name), ("value", "str | int | float", _value)),
     dead_ok=True,
     parse=_parse_database_write,
     returns="None",
@@ -996,7 +1013,7 @@ DATABASE_PUT = Command(
 
 EXEC = Command(
     ("EXEC",),
-    lambda: (Param("application", "str", _name), Param("options", "str", _joined, variadic=True)),
+    (("application", "str", _name), ("*options", "str", _joined)),
     dead_ok=True,
     parse=_parse_exec,
     returns="int",
@@ -1004,10 +1021,10 @@ EXEC = Command(
 
 GET_DATA = Command(
     ("GET", "DATA"),
-    lambda: (
-        Param("file", "str", _text),
-        Param("timeout", "float | None", _timeout_optional, default=None, fill="0"),
-        Param("max_digits", "int | None", _optional(_integer(1, 1024)), default=None),
+    (
+        ("file", "str", _text),
+        ("timeout", "float | None", _timeout_optional, None, "0"),
+        ("max_digits", "int | None", _optional(_integer(1, 1024)), None),
     ),
     dead_ok=False,
     parse=_parse_get_data,
@@ -1016,10 +1033,7 @@ GET_DATA = Command(
 
 GET_FULL_VARIABLE = Command(
     ("GET", "FULL", "VARIABLE"),
-    lambda: (
-        Param("expression", "str", _text),
-        Param("channel", "str | None", _optional_name, default=None),
-    ),
+    (("expression", "str", _text), ("channel", "str | None", _optional_name, None)),
     dead_ok=True,
     parse=_parse_value,
     returns="str | None",
@@ -1027,10 +1041,10 @@ GET_FULL_VARIABLE = Command(
 
 GET_OPTION = Command(
     ("GET", "OPTION"),
-    lambda: (
-        Param("filename", "str", _text),
-        _escape_digits(),
-        Param("timeout", "float | None", _timeout_optional, default=None),
+    (
+        ("filename", "str", _text),
+        _ESCAPE_DIGITS,
+        ("timeout", "float | None", _timeout_optional, None),
     ),
     dead_ok=False,
     parse=_parse_playback,
@@ -1039,7 +1053,7 @@ GET_OPTION = Command(
 
 GET_VARIABLE = Command(
     ("GET", "VARIABLE"),
-    lambda: (Param("name", "str", _name),),
+    (("name", "str", _name),),
     dead_ok=True,
     parse=_parse_value,
     returns="str | None",
@@ -1047,7 +1061,7 @@ GET_VARIABLE = Command(
 
 HANGUP = Command(
     ("HANGUP",),
-    lambda: (Param("channel", "str | None", _optional_name, default=None),),
+    (("channel", "str | None", _optional_name, None),),
     dead_ok=False,
     parse=_parse_hangup,
     returns="bool",
@@ -1055,7 +1069,7 @@ HANGUP = Command(
 
 NOOP = Command(
     ("NOOP",),
-    lambda: (Param("text", "str | None", _optional_text, default=None),),
+    (("text", "str | None", _optional_text, None),),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
@@ -1063,7 +1077,7 @@ NOOP = Command(
 
 RECEIVE_CHAR = Command(
     ("RECEIVE", "CHAR"),
-    lambda: (Param("timeout", "float | None", _timeout_forever),),
+    (("timeout", "float | None", _timeout_forever),),
     dead_ok=False,
     parse=_parse_receive_char,
     returns="str | None",
@@ -1071,7 +1085,7 @@ RECEIVE_CHAR = Command(
 
 RECEIVE_TEXT = Command(
     ("RECEIVE", "TEXT"),
-    lambda: (Param("timeout", "float | None", _timeout_forever),),
+    (("timeout", "float | None", _timeout_forever),),
     dead_ok=False,
     parse=_parse_value,
     returns="str | None",
@@ -1079,20 +1093,20 @@ RECEIVE_TEXT = Command(
 
 RECORD_FILE = Command(
     ("RECORD", "FILE"),
-    lambda: (
-        Param("filename", "str", _name),
-        Param("format", "str", _name),
-        _escape_digits(),
-        Param("timeout", "float | None", _timeout_forever, default=None),
-        Param(
+    (
+        ("filename", "str", _name),
+        ("format", "str", _name),
+        _ESCAPE_DIGITS,
+        ("timeout", "float | None", _timeout_forever, None),
+        (
             "offset",
             "int | None",
             _optional(_integer(0, _INT64_MAX, "a number of samples")),
-            default=None,
-            fill="0",
+            None,
+            "0",
         ),
-        Param("beep", "bool", _beep, default=False),
-        Param("silence", "float | None", _silence, default=None),
+        ("beep", "bool", _beep, False),
+        ("silence", "float | None", _silence, None),
     ),
     dead_ok=False,
     parse=_parse_record_file,
@@ -1101,11 +1115,7 @@ RECORD_FILE = Command(
 
 SAY_ALPHA = Command(
     ("SAY", "ALPHA"),
-    lambda: (
-        Param("text", "str", _text),
-        _escape_digits(),
-        Param("case", "str | None", _say_case, default=None),
-    ),
+    (("text", "str", _text), _ESCAPE_DIGITS, ("case", "str | None", _say_case, None)),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
@@ -1113,7 +1123,7 @@ SAY_ALPHA = Command(
 
 SAY_DIGITS = Command(
     ("SAY", "DIGITS"),
-    lambda: (Param("digits", "str | int", _say_digits), _escape_digits()),
+    (("digits", "str | int", _say_digits), _ESCAPE_DIGITS),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
@@ -1121,10 +1131,10 @@ SAY_DIGITS = Command(
 
 SAY_NUMBER = Command(
     ("SAY", "NUMBER"),
-    lambda: (
-        Param("number", "int", _integer(_INT32_MIN, _INT32_MAX)),
-        _escape_digits(),
-        Param("gender", "str | None", _optional_name, default=None),
+    (
+        ("number", "int", _integer(_INT32_MIN, _INT32_MAX)),
+        _ESCAPE_DIGITS,
+        ("gender", "str | None", _optional_name, None),
     ),
     dead_ok=False,
     parse=_parse_key,
@@ -1133,7 +1143,7 @@ SAY_NUMBER = Command(
 
 SAY_PHONETIC = Command(
     ("SAY", "PHONETIC"),
-    lambda: (Param("text", "str", _text), _escape_digits()),
+    (("text", "str", _text), _ESCAPE_DIGITS),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
@@ -1141,7 +1151,7 @@ SAY_PHONETIC = Command(
 
 SAY_DATE = Command(
     ("SAY", "DATE"),
-    lambda: (Param("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX)), _escape_digits()),
+    (("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX)), _ESCAPE_DIGITS),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
@@ -1149,7 +1159,7 @@ SAY_DATE = Command(
 
 SAY_TIME = Command(
     ("SAY", "TIME"),
-    lambda: (Param("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX)), _escape_digits()),
+    (("when", "int | datetime", _epoch(_INT32_MIN, _INT32_MAX)), _ESCAPE_DIGITS),
     dead_ok=False,
     parse=_parse_key,
     returns="str | None",
@@ -1157,13 +1167,11 @@ SAY_TIME = Command(
 
 SAY_DATETIME = Command(
     ("SAY", "DATETIME"),
-    lambda: (
-        Param("when", "int | datetime", _epoch(_INT64_MIN, _INT64_MAX)),
-        _escape_digits(),
-        Param(
-            "format", "str | None", _optional_text, default=None, fill=SAY_DATETIME_DEFAULT_FORMAT
-        ),
-        Param("timezone", "str | None", _optional_text, default=None),
+    (
+        ("when", "int | datetime", _epoch(_INT64_MIN, _INT64_MAX)),
+        _ESCAPE_DIGITS,
+        ("format", "str | None", _optional_text, None, SAY_DATETIME_DEFAULT_FORMAT),
+        ("timezone", "str | None", _optional_text, None),
     ),
     dead_ok=False,
     parse=_parse_key,
@@ -1173,7 +1181,7 @@ SAY_DATETIME = Command(
 
 SEND_IMAGE = Command(
     ("SEND", "IMAGE"),
-    lambda: (Param("image", "str", _name),),
+    (("image", "str", _name),),
     dead_ok=False,
     parse=_parse_success,
     returns="None",
@@ -1181,7 +1189,7 @@ SEND_IMAGE = Command(
 
 SEND_TEXT = Command(
     ("SEND", "TEXT"),
-    lambda: (Param("text", "str", _text),),
+    (("text", "str", _text),),
     dead_ok=False,
     parse=_parse_success,
     returns="None",
@@ -1189,7 +1197,7 @@ SEND_TEXT = Command(
 
 SET_AUTOHANGUP = Command(
     ("SET", "AUTOHANGUP"),
-    lambda: (Param("seconds", "float | None", _autohangup),),
+    (("seconds", "float | None", _autohangup),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
@@ -1197,7 +1205,7 @@ SET_AUTOHANGUP = Command(
 
 SET_CALLERID = Command(
     ("SET", "CALLERID"),
-    lambda: (Param("callerid", "str", _text),),
+    (("callerid", "str", _text),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
@@ -1205,7 +1213,7 @@ SET_CALLERID = Command(
 
 SET_CONTEXT = Command(
     ("SET", "CONTEXT"),
-    lambda: (Param("context", "str", _name),),
+    (("context", "str", _name),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
@@ -1213,7 +1221,7 @@ SET_CONTEXT = Command(
 
 SET_EXTENSION = Command(
     ("SET", "EXTENSION"),
-    lambda: (Param("extension", "str", _name),),
+    (("extension", "str", _name),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
@@ -1221,10 +1229,7 @@ SET_EXTENSION = Command(
 
 SET_MUSIC = Command(
     ("SET", "MUSIC"),
-    lambda: (
-        Param("on", "bool", _on_off),
-        Param("music_class", "str | None", _optional_name, default=None),
-    ),
+    (("on", "bool", _on_off), ("music_class", "str | None", _optional_name, None)),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
@@ -1232,7 +1237,7 @@ SET_MUSIC = Command(
 
 SET_PRIORITY = Command(
     ("SET", "PRIORITY"),
-    lambda: (Param("priority", "int | str", _priority),),
+    (("priority", "int | str", _priority),),
     dead_ok=False,
     parse=_parse_nothing,
     returns="None",
@@ -1240,7 +1245,7 @@ SET_PRIORITY = Command(
 
 SET_VARIABLE = Command(
     ("SET", "VARIABLE"),
-    lambda: (Param("name", "str", _name), Param("value", "str | int | float", _value)),
+    (("name", "str", _name), ("value", "str | int | float", _value)),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
@@ -1248,14 +1253,14 @@ SET_VARIABLE = Command(
 
 STREAM_FILE = Command(
     ("STREAM", "FILE"),
-    lambda: (
-        Param("filename", "str", _text),
-        _escape_digits(),
-        Param(
+    (
+        ("filename", "str", _text),
+        _ESCAPE_DIGITS,
+        (
             "sample_offset",
             "int | None",
             _optional(_integer(0, _INT64_MAX, "a number of samples")),
-            default=None,
+            None,
         ),
     ),
     dead_ok=False,
@@ -1265,14 +1270,14 @@ STREAM_FILE = Command(
 
 CONTROL_STREAM_FILE = Command(
     ("CONTROL", "STREAM", "FILE"),
-    lambda: (
-        Param("filename", "str", _text),
-        _escape_digits(),
-        Param("skip", "float | None", _skip, default=None, fill="3000"),
-        Param("forward", "str | None", _optional_keys, default=None, fill=""),
-        Param("rewind", "str | None", _optional_keys, default=None, fill=""),
-        Param("pause", "str | None", _optional_keys, default=None, fill=""),
-        Param("offset", "float | None", _offset_ms, default=None),
+    (
+        ("filename", "str", _text),
+        _ESCAPE_DIGITS,
+        ("skip", "float | None", _skip, None, "3000"),
+        ("forward", "str | None", _optional_keys, None, ""),
+        ("rewind", "str | None", _optional_keys, None, ""),
+        ("pause", "str | None", _optional_keys, None, ""),
+        ("offset", "float | None", _offset_ms, None),
     ),
     dead_ok=False,
     parse=_parse_control_stream_file,
@@ -1281,7 +1286,7 @@ CONTROL_STREAM_FILE = Command(
 
 TDD_MODE = Command(
     ("TDD", "MODE"),
-    lambda: (Param("mode", "bool | str", _tdd_mode),),
+    (("mode", "bool | str", _tdd_mode),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
@@ -1289,10 +1294,7 @@ TDD_MODE = Command(
 
 VERBOSE = Command(
     ("VERBOSE",),
-    lambda: (
-        Param("message", "str", _text),
-        Param("level", "int | None", _optional(_integer(0, _INT32_MAX)), default=None),
-    ),
+    (("message", "str", _text), ("level", "int | None", _optional(_integer(0, _INT32_MAX)), None)),
     dead_ok=True,
     parse=_parse_nothing,
     returns="None",
@@ -1300,7 +1302,7 @@ VERBOSE = Command(
 
 WAIT_FOR_DIGIT = Command(
     ("WAIT", "FOR", "DIGIT"),
-    lambda: (Param("timeout", "float | None", _timeout_forever),),
+    (("timeout", "float | None", _timeout_forever),),
     dead_ok=False,
     parse=_parse_wait_for_digit,
     returns="str | None",
@@ -1308,7 +1310,7 @@ WAIT_FOR_DIGIT = Command(
 
 SPEECH_CREATE = Command(
     ("SPEECH", "CREATE"),
-    lambda: (Param("engine", "str | None", _optional_text, default=None),),
+    (("engine", "str | None", _optional_text, None),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
@@ -1316,7 +1318,7 @@ SPEECH_CREATE = Command(
 
 SPEECH_SET = Command(
     ("SPEECH", "SET"),
-    lambda: (Param("name", "str", _name), Param("value", "str | int | float", _value)),
+    (("name", "str", _name), ("value", "str | int | float", _value)),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
@@ -1324,7 +1326,7 @@ SPEECH_SET = Command(
 
 SPEECH_DESTROY = Command(
     ("SPEECH", "DESTROY"),
-    lambda: (),
+    (),
     dead_ok=True,
     parse=_parse_flag,
     returns="bool",
@@ -1332,7 +1334,7 @@ SPEECH_DESTROY = Command(
 
 SPEECH_LOAD_GRAMMAR = Command(
     ("SPEECH", "LOAD", "GRAMMAR"),
-    lambda: (Param("name", "str", _name), Param("path", "str", _name)),
+    (("name", "str", _name), ("path", "str", _name)),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
@@ -1340,7 +1342,7 @@ SPEECH_LOAD_GRAMMAR = Command(
 
 SPEECH_UNLOAD_GRAMMAR = Command(
     ("SPEECH", "UNLOAD", "GRAMMAR"),
-    lambda: (Param("name", "str", _name),),
+    (("name", "str", _name),),
     dead_ok=True,
     parse=_parse_flag,
     returns="bool",
@@ -1348,7 +1350,7 @@ SPEECH_UNLOAD_GRAMMAR = Command(
 
 SPEECH_ACTIVATE_GRAMMAR = Command(
     ("SPEECH", "ACTIVATE", "GRAMMAR"),
-    lambda: (Param("name", "str", _name),),
+    (("name", "str", _name),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
@@ -1356,7 +1358,7 @@ SPEECH_ACTIVATE_GRAMMAR = Command(
 
 SPEECH_DEACTIVATE_GRAMMAR = Command(
     ("SPEECH", "DEACTIVATE", "GRAMMAR"),
-    lambda: (Param("name", "str", _name),),
+    (("name", "str", _name),),
     dead_ok=False,
     parse=_parse_flag,
     returns="bool",
@@ -1364,15 +1366,10 @@ SPEECH_DEACTIVATE_GRAMMAR = Command(
 
 SPEECH_RECOGNIZE = Command(
     ("SPEECH", "RECOGNIZE"),
-    lambda: (
-        Param("prompt", "str", _text),
-        Param("timeout", "float | None", _speech_timeout, default=None),
-        Param(
-            "offset",
-            "int | None",
-            _optional(_integer(0, _INT32_MAX, "a number of samples")),
-            default=None,
-        ),
+    (
+        ("prompt", "str", _text),
+        ("timeout", "float | None", _speech_timeout, None),
+        ("offset", "int | None", _optional(_integer(0, _INT32_MAX, "a number of samples")), None),
     ),
     dead_ok=False,
     parse=_parse_speech_recognize,
@@ -1381,11 +1378,11 @@ SPEECH_RECOGNIZE = Command(
 
 GOSUB = Command(
     ("GOSUB",),
-    lambda: (
-        Param("context", "str", _name),
-        Param("extension", "str", _name),
-        Param("priority", "int | str", _priority),
-        Param("arguments", "str", _joined, variadic=True),
+    (
+        ("context", "str", _name),
+        ("extension", "str", _name),
+        ("priority", "int | str", _priority),
+        ("*arguments", "str", _joined),
     ),
     dead_ok=False,
     parse=_parse_gosub,
@@ -1445,89 +1442,18 @@ COMMANDS: "tuple[Command[Any], ...]" = (
 
 
 # ------------------------------------------------------------------------------------------------
-# Lookup and the raw escape hatch
+# Lookup and the raw escape hatch: in agikit._command_lookup, imported on first use (process AGI
+# rarely needs them, and pays for every function it imports).
 # ------------------------------------------------------------------------------------------------
 
-#: The commands by their first word, lower case (built on first use).
-_BY_FIRST_WORD: "dict[bytes, list[tuple[tuple[bytes, ...], Command[Any]]]]" = {}
 
-
-def _index() -> "dict[bytes, list[tuple[tuple[bytes, ...], Command[Any]]]]":
-    if not _BY_FIRST_WORD:
-        index: dict[bytes, list[tuple[tuple[bytes, ...], Command[Any]]]] = {}
-        for command in COMMANDS:
-            lowered = tuple(word.lower().encode("ascii") for word in command.words)
-            index.setdefault(lowered[0], []).append((lowered, command))
-        _BY_FIRST_WORD.update(index)  # at once: a concurrent first call builds the same
-    return _BY_FIRST_WORD
-
-
-def _word_bytes(word: str | bytes) -> bytes:
-    try:
-        return to_bytes(word)
-    except UnicodeEncodeError:  # a lone surrogate has no bytes: it matches no command word
-        return b"\x00"
-
-
-def find_command(words: "Sequence[str | bytes] | str | bytes") -> "Command[Any] | None":
-    """The command a command line runs, as Asterisk's ``find_command()`` decides.
-
-    ``words`` is the line split into words (``split_command_line``), or the line itself. The
-    leading words are compared case-insensitively (ASCII only, like ``strcasecmp``) with each
-    command's words, in Asterisk's order; extra words are the arguments. None when no command
-    matches (Asterisk answers ``510``), e.g. for ``GET`` alone or an empty line.
-    """
-    if isinstance(words, (str, bytes)):
-        words = split_command_line(_word_bytes(words))
-    lowered = [_word_bytes(word).lower() for word in words[:3]]
-    if not lowered:
-        return None
-    candidates = _index().get(lowered[0])
-    if candidates is None:
-        return None
-    for command_words, command in candidates:
-        length = len(command_words)
-        if len(lowered) >= length and tuple(lowered[:length]) == command_words:
-            return command
-    return None
-
-
-def _raw_word_ok(word: str) -> bool:
-    return word.isascii() and word.isprintable() and '"' not in word and "\\" not in word
-
-
-def _return_reply(reply: "Reply") -> "Reply":
-    return reply
-
-
-def raw_request(command: str, *args: str | bytes | int | float) -> "CommandRequest[Reply]":
-    """A request for any command line, for commands this table does not know yet.
-
-    ``command`` holds the command words (``"NEW COMMAND"``), sent as they are; each of ``args``
-    is sent as one argument, quoted as needed (numbers as ``str()``). The request is marked as
-    allowed on a dead channel, so Asterisk decides, and its result is the
-    :class:`~agikit.protocol.Reply` itself (after the usual mapping of 510, 511 and 520 to
-    errors).
-    """
-    if not isinstance(command, str):
-        raise _bad("raw() argument 'command'", "a str", command)
-    words = command.split()
-    if not words:
-        raise ArgumentError(f"raw() argument 'command' holds no command word: {command!r}")
-    for word in words:
-        if not _raw_word_ok(word):
-            raise ArgumentError(
-                f"raw() argument 'command': {word!r} cannot be sent as a command word (printable "
-                f"ASCII without quotes or backslashes); pass arguments separately"
-            )
-    values: list[str | bytes] = []
-    names: list[str] = []
-    for index, arg in enumerate(args, 1):
-        label = f"raw() argument {index}"
-        values.append(arg if isinstance(arg, bytes) else _value(arg, label))
-        names.append(label)
-    line = format_command(words, values, names)
-    return CommandRequest(None, line, True, _return_reply)
+def __getattr__(name: str) -> object:
+    if name not in ("find_command", "raw_request"):
+        raise AttributeError(f"module 'agikit.commands' has no attribute {name!r}")
+    # __import__ rather than importlib.import_module: importlib is not loaded at start-up.
+    value = getattr(__import__("agikit._command_lookup", fromlist=[name]), name)
+    globals()[name] = value
+    return value
 
 
 # ------------------------------------------------------------------------------------------------

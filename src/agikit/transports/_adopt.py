@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..commands import failure_or_hangup, hangup_unknown, refuse_when_dead
 from ..errors import CommandFailed, CommandInFlight, ConnectionClosed, Hangup
-from .stdio import StdioRunner, _Pending
+from ._loop_free import _Pending
+from .stdio import StdioRunner
 
 if TYPE_CHECKING:
     from .._runner import CommandRequest

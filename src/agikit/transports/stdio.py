@@ -21,7 +21,7 @@ import sys
 
 from ..commands import NOOP, complete, failure_or_hangup, hangup_unknown, refuse_when_dead
 from ..errors import AGIError, CommandFailed, ConnectionClosed, Hangup, ProtocolError
-from ..protocol.session import (
+from ..protocol._core import (
     AgiSession,
     EnvironmentReceived,
     ReplyReceived,
@@ -32,7 +32,7 @@ from ..protocol.session import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal as _signal
-    from collections.abc import Awaitable, Callable, Generator
+    from collections.abc import Awaitable, Callable
     from typing import Any, BinaryIO, NoReturn, TypeVar
 
     from .._runner import CommandRequest
@@ -48,18 +48,6 @@ else:
 
 _READ_SIZE = 65536
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
-
-
-class _Pending:
-    """What an ``async`` Call method awaits in the loop-free mode: the driver runs it."""
-
-    __slots__ = ("request",)
-
-    def __init__(self, request: "CommandRequest[Any]") -> None:
-        self.request = request
-
-    def __await__(self) -> "Generator[Any, Any, Any]":
-        return (yield self)
 
 
 def _stray(data: bytes) -> ProtocolError:
@@ -244,110 +232,19 @@ class StdioRunner:
                 written = os.write(self.write_fd, view)
                 view = view[written:]
 
-    # -- async handlers ---------------------------------------------------------------------
+    # -- async handlers (the loop-free driver is in ``_loop_free``) ----------------------------
     def run_async(self, request: "CommandRequest[T]") -> "Awaitable[T]":
         """The async runner interface: a loop-free awaitable, or an asyncio future."""
-        if not self.asyncio_mode:
-            return _Pending(request)
-        command: Awaitable[T] = self._executor.command(request)
-        return command
+        from ._loop_free import run_async
+
+        return run_async(self, request)
 
     def drive(self, coroutine: "Any") -> None:
-        """Run an ``async def`` handler's coroutine to completion, without asyncio if it can.
+        """Run an ``async def`` handler's coroutine to completion, without asyncio if it can
+        (see :func:`agikit.transports._loop_free.drive`)."""
+        from ._loop_free import drive
 
-        asyncio's own awaitables need a running loop as soon as they are created (before they
-        yield anything), so the loop cannot be started after the fact: while the handler runs,
-        an import hook waits for ``asyncio`` to be imported and then prepares a loop, marked as
-        running, for it to find. The first time the handler awaits something other than an
-        agikit command, the rest of it runs on that loop.
-        """
-        watcher = _AsyncioWatcher(self)
-        sys.meta_path.insert(0, watcher)
-        try:
-            send_value: Any = None
-            error: BaseException | None = None
-            while True:
-                try:
-                    if error is not None:
-                        yielded = coroutine.throw(error)
-                    else:
-                        yielded = coroutine.send(send_value)
-                except StopIteration:
-                    return
-                if type(yielded) is not _Pending:
-                    from ._adopt import run_adopted
-
-                    run_adopted(self, coroutine, yielded, self.prepared_loop)
-                    return
-                try:
-                    send_value, error = self.run(yielded.request), None
-                except Exception as exc:  # delivered into the handler, where it belongs
-                    send_value, error = None, exc
-        finally:
-            watcher.remove()
-            if self.prepared_loop is not None and not self.prepared_loop.is_closed():
-                from ._adopt import discard_prepared_loop
-
-                discard_prepared_loop(self.prepared_loop)
-
-
-class _AsyncioWatcher:
-    """A meta-path finder that notices the handler importing asyncio, and nothing else."""
-
-    def __init__(self, runner: StdioRunner) -> None:
-        self._runner = runner
-
-    def remove(self) -> None:
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-
-    def find_spec(self, name: str, path: "Any" = None, target: "Any" = None) -> "Any":
-        if name != "asyncio":
-            return None
-        self.remove()
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec = find(name, path, target) if find is not None else None
-            if spec is not None and spec.loader is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        execute = loader.exec_module
-        runner = self._runner
-
-        def exec_module(module: "Any") -> None:
-            execute(module)
-            from ._adopt import prepare_loop
-
-            runner.prepared_loop = prepare_loop()
-
-        loader.exec_module = exec_module
-        return spec
-
-
-class _AsyncRunnerView:
-    """The async runner interface over a :class:`StdioRunner` (what ``Call`` holds)."""
-
-    __slots__ = ("_runner",)
-
-    def __init__(self, runner: StdioRunner) -> None:
-        self._runner = runner
-
-    @property
-    def environment(self) -> "Environment":
-        return self._runner.environment
-
-    @property
-    def hung_up(self) -> bool:
-        return self._runner.hung_up
-
-    @property
-    def audio(self) -> "Any":
-        return self._runner.audio
-
-    def run(self, request: "CommandRequest[T]") -> "Awaitable[T]":
-        return self._runner.run_async(request)
+        drive(self, coroutine)
 
 
 def is_async_handler(handler: object) -> bool:
@@ -461,8 +358,9 @@ def _serve(handler: "SyncHandler | AsyncHandler", runner: StdioRunner, audio_fd:
         enhanced = runner.environment.enhanced
         if is_async_handler(handler):
             from .._async_call import Call
+            from ._loop_free import AsyncRunnerView
 
-            call = Call(_AsyncRunnerView(runner))
+            call = Call(AsyncRunnerView(runner))
             coroutine = handler(call)  # type: ignore[arg-type]
             if enhanced and audio_fd is not None:
                 from ._adopt import run_with_audio

@@ -129,6 +129,28 @@ def test_a_command_builds_its_parameters_once_on_first_use() -> None:
     assert command.request("hi").line == b"NEW COMMAND hi"
 
 
+def test_the_table_gives_parameters_as_rows_of_data() -> None:
+    def text(value: object, label: str) -> str | None:
+        return None if value is None else str(value)
+
+    def joined(values: tuple[str, ...], label: str) -> str | None:
+        return ",".join(values) or None
+
+    command = Command(
+        ("NEW", "COMMAND"),
+        (("one", "str", text), ("two", "str | None", text, None, "x"), ("*rest", "str", joined)),
+        dead_ok=True,
+        parse=lambda reply: None,
+        returns="None",
+    )
+    one, two, rest = command.params
+    assert (one.name, one.annotation, one.required, one.fill) == ("one", "str", True, None)
+    assert (two.name, two.default, two.fill, two.required) == ("two", None, "x", False)
+    assert (rest.name, rest.variadic, rest.required) == ("rest", True, False)
+    assert command.request("a").line == b"NEW COMMAND a"
+    assert command.request("a", None, "b", "c").line == b"NEW COMMAND a x b,c"
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command.method)
 def test_find_command_finds_each_command(command: Command[object]) -> None:
     assert find_command(list(command.words)) is command
