@@ -33,7 +33,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from .._async_call import Call
 from ..app import RouteError, call_context
@@ -64,6 +64,7 @@ _FIRST_LINE = b"agi_network: yes\n"
 _Future = asyncio.Future
 #: What asks Asterisk whether the channel hung up (see commands.hangup_unknown).
 _NOOP = NOOP.request()
+_AWAITING_REPLY = State.AWAITING_REPLY
 #: How long cancelled handlers get to return at the end of a shutdown before they are abandoned.
 _CANCEL_WAIT = 5.0
 #: Warnings about misbehaving peers logged per second at most; the rest are counted.
@@ -181,12 +182,15 @@ class FastAGIConnection(asyncio.Protocol):
             refuse_when_dead(request, True)
         waiter: asyncio.Future[Any] = _Future(loop=self._loop)
         try:
-            if session.state is State.AWAITING_REPLY:
+            if session.state is _AWAITING_REPLY:
                 # The wait for an earlier command was cancelled but Asterisk still runs it.
                 self._check_late_reply(request)
                 self._late = True
-            else:
-                self._send(request)
+            else:  # self._send(request), inlined: once per command
+                transport = self.transport
+                if self._closed_error is not None or transport is None or transport.is_closing():
+                    raise self._error_for(request)
+                transport.write(session.send_command(request.line))
         except ConnectionClosed as closed:
             # With AGIEXITONHANGUP Asterisk closes right after notifying the hangup.
             if session.hung_up:
@@ -331,10 +335,11 @@ class FastAGIConnection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not asserted to be an asyncio.Transport: uvloop's transports are not subclasses.
-        self.transport = cast("asyncio.Transport", transport)
-        recorder = getattr(self.session, "recorder", None)
-        if recorder is not None:
-            recorder.note(f"connection from {self.peer}")
+        self.transport = transport  # type: ignore[assignment]
+        if self.server.transcripts is not None:
+            recorder = getattr(self.session, "recorder", None)
+            if recorder is not None:
+                recorder.note(f"connection from {self.peer}")
         if not self.server._admit(self):
             return
         self.server._expect_environment(self)
@@ -382,6 +387,17 @@ class FastAGIConnection(asyncio.Protocol):
         return None  # let the transport close
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if (
+            self._returned
+            and exc is None
+            and self._waiter is None
+            and type(self.session) is AgiSession
+        ):
+            # The usual end: the handler has returned and we closed the socket. Nobody can send
+            # or wait any more, and no transcript records the end of the stream.
+            self.transport = None
+            self.server._discard(self)
+            return
         self._end_of_stream(exc)
         if self.task is None:
             self.server._awaiting_environment.pop(self, None)
