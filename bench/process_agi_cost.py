@@ -23,17 +23,22 @@ runs; the target is 1.15x):
   for them; the command table gives its parameters as rows of data instead of 47 lambdas, and
   ``find_command``/``raw_request`` moved to a module loaded on first use (together about
   0.1 ms).
+- 1.15x (1.148-1.156x, CPU 1.15x; the previous tree measured 1.162-1.168x in the same runs)
+  with eight modules on the blocking path: the errors and the results are one private module,
+  ``agikit._outcomes``, which ``agikit.errors`` and ``agikit.results`` re-export (their
+  documentation pages render the same); ``agikit.run`` comes from ``agikit._stdio``, which
+  ``agikit.transports.stdio`` re-exports, so the ``agikit.transports`` package is not loaded.
+  Each of the two steps gained about the same (1.16x with the first alone).
 
 Where the rest goes (``python -X importtime``, per-module timing in fresh processes; the stdlib
-script takes about 11 ms here): agikit's 10 modules take about 2.4 ms to import and the 7
-commands about 0.3 ms (about half of it the round trips the stdlib script pays too), while
-closing the protocol pipe early and ``gc.freeze()`` win back about 0.9 ms at exit. Each module
-costs about 55 us of import machinery (find, stat, read, module set-up: four empty modules
-measured 0.2 ms), then unmarshalling (``commands`` about 0.26 ms, ``_sync_call`` about 0.1 ms:
-the volume of bytecode counts, not the number of functions: the 47 lambdas cost only 25 us)
-and class creation (10-15 us per class, even warm; about 38 classes on the path, the exception
-classes the dearest). Not done: folding ``errors`` and ``results`` into private modules would
-save about 55 us each, but both are documented module pages (``::: agikit.errors``).
+script takes about 11 ms here; measured with 10 modules, before the last step): agikit's modules
+take about 2.4 ms to import and the 7 commands about 0.3 ms (about half of it the round trips
+the stdlib script pays too), while closing the protocol pipe early and ``gc.freeze()`` win back
+about 0.9 ms at exit. Each module costs about 55 us of import machinery (find, stat, read,
+module set-up: four empty modules measured 0.2 ms), then unmarshalling (``commands`` about 0.26
+ms, ``_sync_call`` about 0.1 ms: the volume of bytecode counts, not the number of functions: the
+47 lambdas cost only 25 us) and class creation (10-15 us per class, even warm; about 38 classes
+on the path, the exception classes the dearest).
 """
 
 from __future__ import annotations

@@ -28,30 +28,28 @@ used, the documentation is loaded when first read, and :func:`find_command` (wit
 :func:`raw_request`) lives in a module of its own, loaded when first asked for.
 """
 
-from .errors import (
+from ._outcomes import (
     ArgumentError,
+    ChannelState,
     CommandError,
     CommandFailed,
+    ControlPlaybackResult,
+    DigitsResult,
+    GosubResult,
     Hangup,
     InvalidCommand,
+    PlaybackResult,
     ProtocolError,
+    RecordResult,
+    SpeechHypothesis,
+    SpeechResult,
+    StreamControl,
     UsageError,
 )
 from .protocol._core import (
     MAX_WORDS,
     encode_argument,
     format_command,
-)
-from .results import (
-    ChannelState,
-    ControlPlaybackResult,
-    DigitsResult,
-    GosubResult,
-    PlaybackResult,
-    RecordResult,
-    SpeechHypothesis,
-    SpeechResult,
-    StreamControl,
 )
 
 _MEMO_SIZE = 256  # requests kept per command (for str, int or absent arguments only)

@@ -10,7 +10,7 @@ statement imports the ``__future__`` module at run time, which process AGI would
 call. Annotations that name typing-only classes are written as strings instead.
 """
 
-from ..errors import ArgumentError, CommandInFlight, ConnectionClosed, ProtocolError
+from .._outcomes import ArgumentError, CommandInFlight, ConnectionClosed, ProtocolError
 from .environment import Environment, environment_from_dict
 
 TYPE_CHECKING = False

@@ -74,3 +74,43 @@ def test_a_blocking_script_loads_neither_the_async_class_nor_the_documentation()
     assert "agikit._async_call" not in imported
     assert "agikit._command_docs" not in imported
     assert not imported & FORBIDDEN, sorted(imported & FORBIDDEN)
+
+
+# A blocking process-AGI script as written: the package, ``agikit.run``, a SyncCall.
+PROCESS_AGI = """
+import json, sys
+before = set(sys.modules)
+import agikit
+agikit.run
+from agikit._sync_call import SyncCall
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_a_process_agi_script_loads_no_package_or_module_it_does_not_need() -> None:
+    """Each module costs its import machinery on every call: ``agikit.run`` comes from
+    ``agikit._stdio`` without the ``agikit.transports`` package, and the errors and results from
+    ``agikit._outcomes`` without their public modules."""
+    imported = _modules(PROCESS_AGI)
+    assert {"agikit._stdio", "agikit._outcomes", "agikit._sync_call"} <= imported
+    assert not imported & {"agikit.transports", "agikit.errors", "agikit.results"}, imported
+
+
+def test_the_public_modules_hold_the_same_objects_and_name_themselves() -> None:
+    import agikit
+    import agikit.errors
+    import agikit.results
+    import agikit.transports.stdio
+    from agikit import _outcomes, _stdio
+
+    for module, code in (
+        (agikit.errors, _outcomes),
+        (agikit.results, _outcomes),
+        (agikit.transports.stdio, _stdio),
+    ):
+        for name in module.__all__:
+            value = getattr(module, name)
+            assert value is getattr(code, name), name
+            assert value.__module__ == module.__name__, name
+    assert agikit.run is agikit.transports.stdio.run
+    assert agikit.Hangup is agikit.errors.Hangup

@@ -15,6 +15,7 @@ import agikit
 SOURCE = Path(agikit.__file__).parent
 CORE = [
     SOURCE / "errors.py",
+    SOURCE / "_outcomes.py",
     *sorted((SOURCE / "protocol").glob("*.py")),
 ]
 

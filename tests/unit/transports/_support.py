@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import agikit
+from agikit import _stdio as stdio  # the code of agikit.transports.stdio: patch it there
 from agikit.testing.fake import FakeAsterisk, Result
-from agikit.transports import stdio
 
 #: The directory holding the ``agikit`` package, for a spawned script's PYTHONPATH.
 SRC = str(Path(agikit.__file__).resolve().parents[1])

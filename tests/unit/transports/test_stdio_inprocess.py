@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import agikit
+from agikit import _stdio as stdio  # the code of agikit.transports.stdio: patch it there
 from agikit.errors import (
     AGIError,
     CommandFailed,
@@ -41,7 +42,6 @@ from agikit.testing.fake import (
     send_raw,
     usage_reply,
 )
-from agikit.transports import stdio
 
 from ._support import MODES, serve_in_process
 
