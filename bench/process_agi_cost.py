@@ -18,7 +18,7 @@ runs; the target is 1.15x):
   (one call instead of the event machinery per reply) and a lighter first use of each command.
 - 1.16x (CPU 1.17x; the previous tree measured 1.18-1.19x in the same runs) with ten modules
   on the blocking path instead of twelve: the protocol core (quoting, replies, the session) is
-  one private module, ``agikit.protocol._core``, which the public modules re-export (about
+  one private module (then ``agikit.protocol._core``), which the public modules re-export (about
   0.1 ms); the loop-free driver of ``async def`` handlers is a module of its own, loaded only
   for them; the command table gives its parameters as rows of data instead of 47 lambdas, and
   ``find_command``/``raw_request`` moved to a module loaded on first use (together about
@@ -29,9 +29,14 @@ runs; the target is 1.15x):
   documentation pages render the same); ``agikit.run`` comes from ``agikit._stdio``, which
   ``agikit.transports.stdio`` re-exports, so the ``agikit.transports`` package is not loaded.
   Each of the two steps gained about the same (1.16x with the first alone).
+- 1.13x (1.125-1.133x, CPU 1.14x; the previous tree measured 1.149-1.155x in the same runs)
+  with six modules on the blocking path: the protocol core and the environment block are one
+  private module, ``agikit._protocol``, which ``agikit.protocol.environment``, ``.quoting``,
+  ``.replies`` and ``.session`` re-export, so neither the ``agikit.protocol`` package nor its
+  modules are loaded (about 0.25 ms).
 
 Where the rest goes (``python -X importtime``, per-module timing in fresh processes; the stdlib
-script takes about 11 ms here; measured with 10 modules, before the last step): agikit's modules
+script takes about 11 ms here; measured with 10 modules, two steps ago): agikit's modules
 take about 2.4 ms to import and the 7 commands about 0.3 ms (about half of it the round trips
 the stdlib script pays too), while closing the protocol pipe early and ``gc.freeze()`` win back
 about 0.9 ms at exit. Each module costs about 55 us of import machinery (find, stat, read,

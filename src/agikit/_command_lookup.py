@@ -4,9 +4,9 @@ Part of :mod:`agikit.commands` (import these names from there), in a module of i
 a process-AGI script rarely needs them and would pay for loading them on every call.
 """
 
+from ._protocol import format_command, split_command_line, to_bytes
 from .commands import COMMANDS, Command, CommandRequest, _bad, _value
 from .errors import ArgumentError
-from .protocol.quoting import format_command, split_command_line, to_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

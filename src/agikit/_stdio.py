@@ -11,14 +11,14 @@ import os
 import sys
 
 from ._outcomes import AGIError, CommandFailed, ConnectionClosed, Hangup, ProtocolError
-from .commands import NOOP, complete, failure_or_hangup, hangup_unknown, refuse_when_dead
-from .protocol._core import (
+from ._protocol import (
     AgiSession,
     EnvironmentReceived,
     ReplyReceived,
     State,
     StreamClosed,
 )
+from .commands import NOOP, complete, failure_or_hangup, hangup_unknown, refuse_when_dead
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -46,7 +46,7 @@ from ._outcomes import (
     StreamControl,
     UsageError,
 )
-from .protocol._core import (
+from ._protocol import (
     MAX_WORDS,
     encode_argument,
     format_command,

@@ -1,8 +1,8 @@
 """The sans-IO AGI protocol core: quoting, the environment block, replies, the session.
 
-Names are imported from their modules on first use: process AGI imports
-``agikit.protocol.session`` on every call, which runs this module first, and should not pay for
-anything more.
+Names are imported from their modules on first use: importing one module of the package runs
+this one first, and should not pay for anything more. (Process AGI loads neither: the code lives
+in :mod:`agikit._protocol`, which the modules here re-export.)
 """
 
 TYPE_CHECKING = False

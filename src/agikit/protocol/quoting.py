@@ -10,11 +10,11 @@ No ``from __future__ import annotations`` here (nor in the rest of the protocol 
 statement imports the ``__future__`` module at run time, which process AGI would pay for on every
 call. Annotations that name typing-only classes are written as strings instead.
 
-The code lives in :mod:`agikit.protocol._core`, with the rest of the protocol core: process AGI
+The code lives in :mod:`agikit._protocol`, with the rest of the protocol core: process AGI
 imports it on every call, and pays for each module on top of its code.
 """
 
-from ._core import (
+from .._protocol import (
     MAX_LINE_BYTES,
     MAX_LINE_BYTES_BEFORE_8K,
     MAX_WORDS,

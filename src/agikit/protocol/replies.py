@@ -8,11 +8,11 @@ Like the rest of the protocol core, this module imports nothing beyond the inter
 start-up set (no ``typing``, ``dataclasses``, ``re``): process AGI pays for every import on every
 call.
 
-The code lives in :mod:`agikit.protocol._core`, with the rest of the protocol core: process AGI
+The code lives in :mod:`agikit._protocol`, with the rest of the protocol core: process AGI
 imports it on every call, and pays for each module on top of its code.
 """
 
-from ._core import (
+from .._protocol import (
     Reply,
     decode,
     parse_fields,

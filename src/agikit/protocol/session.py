@@ -20,11 +20,11 @@ The ``HANGUP`` line (FastAGI) may arrive in IDLE or AWAITING_REPLY; it sets :att
 and never counts as a reply. Process AGI learns of the hangup from SIGHUP instead: the
 transport calls :meth:`AgiSession.hangup_signalled`.
 
-The code lives in :mod:`agikit.protocol._core`, with the rest of the protocol core: process AGI
+The code lives in :mod:`agikit._protocol`, with the rest of the protocol core: process AGI
 imports it on every call, and pays for each module on top of its code.
 """
 
-from ._core import (
+from .._protocol import (
     AgiSession,
     EnvironmentReceived,
     Event,

@@ -89,28 +89,45 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
 def test_a_process_agi_script_loads_no_package_or_module_it_does_not_need() -> None:
     """Each module costs its import machinery on every call: ``agikit.run`` comes from
-    ``agikit._stdio`` without the ``agikit.transports`` package, and the errors and results from
-    ``agikit._outcomes`` without their public modules."""
+    ``agikit._stdio`` without the ``agikit.transports`` package, the errors and results from
+    ``agikit._outcomes`` without their public modules, and the protocol core from
+    ``agikit._protocol`` without the ``agikit.protocol`` package."""
     imported = _modules(PROCESS_AGI)
-    assert {"agikit._stdio", "agikit._outcomes", "agikit._sync_call"} <= imported
-    assert not imported & {"agikit.transports", "agikit.errors", "agikit.results"}, imported
+    assert {
+        "agikit._stdio",
+        "agikit._outcomes",
+        "agikit._protocol",
+        "agikit._sync_call",
+    } <= imported
+    unwanted = {"agikit.transports", "agikit.errors", "agikit.results", "agikit.protocol"}
+    assert not imported & unwanted, imported
+    assert not [name for name in imported if name.startswith("agikit.protocol.")], imported
 
 
 def test_the_public_modules_hold_the_same_objects_and_name_themselves() -> None:
     import agikit
     import agikit.errors
+    import agikit.protocol.environment
+    import agikit.protocol.quoting
+    import agikit.protocol.replies
+    import agikit.protocol.session
     import agikit.results
     import agikit.transports.stdio
-    from agikit import _outcomes, _stdio
+    from agikit import _outcomes, _protocol, _stdio
 
     for module, code in (
         (agikit.errors, _outcomes),
         (agikit.results, _outcomes),
         (agikit.transports.stdio, _stdio),
+        (agikit.protocol.environment, _protocol),
+        (agikit.protocol.quoting, _protocol),
+        (agikit.protocol.replies, _protocol),
+        (agikit.protocol.session, _protocol),
     ):
         for name in module.__all__:
             value = getattr(module, name)
             assert value is getattr(code, name), name
-            assert value.__module__ == module.__name__, name
+            if callable(value):  # not the constants, nor the Event union
+                assert value.__module__ == module.__name__, name
     assert agikit.run is agikit.transports.stdio.run
     assert agikit.Hangup is agikit.errors.Hangup

@@ -16,6 +16,7 @@ SOURCE = Path(agikit.__file__).parent
 CORE = [
     SOURCE / "errors.py",
     SOURCE / "_outcomes.py",
+    SOURCE / "_protocol.py",
     *sorted((SOURCE / "protocol").glob("*.py")),
 ]
 
