@@ -11,7 +11,7 @@ Like the protocol core, this module imports nothing at run time (not even ``__fu
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs process AGI startup
 if TYPE_CHECKING:
-    from typing import ClassVar
+    from typing import Any, ClassVar
 
     from .protocol.replies import Reply
 
@@ -407,7 +407,15 @@ for _value, (_name, _) in _STATES.items():
 del _value, _name
 
 
-# Each public name says where it belongs (reprs, pickles, documentation), as if defined there.
+def publish(namespace: "dict[str, Any]", public: "dict[str, tuple[str, ...]]") -> None:
+    """Set the ``__module__`` of each name in ``public`` (by module) to the public module that
+    re-exports it: reprs, pickles and the documentation name that module, as if defined there.
+    For the private modules of the process-AGI path (this one, ``_protocol``, ``_stdio``)."""
+    for module, names in public.items():
+        for name in names:
+            namespace[name].__module__ = module
+
+
 _PUBLIC = {
     "agikit.errors": (
         "AGIError",
@@ -435,7 +443,4 @@ _PUBLIC = {
         "ChannelState",
     ),
 }
-for _module, _names in _PUBLIC.items():
-    for _name in _names:
-        globals()[_name].__module__ = _module
-del _module, _names, _name
+publish(globals(), _PUBLIC)

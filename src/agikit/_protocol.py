@@ -12,7 +12,7 @@ statement imports the ``__future__`` module at run time, which process AGI would
 call. Annotations that name typing-only classes are written as strings instead.
 """
 
-from ._outcomes import ArgumentError, CommandInFlight, ConnectionClosed, ProtocolError
+from ._outcomes import ArgumentError, CommandInFlight, ConnectionClosed, ProtocolError, publish
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -1011,7 +1011,4 @@ _PUBLIC = {
         "StreamClosed",
     ),
 }
-for _module, _names in _PUBLIC.items():
-    for _name in _names:
-        globals()[_name].__module__ = _module
-del _module, _names, _name
+publish(globals(), _PUBLIC)

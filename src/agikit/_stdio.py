@@ -10,7 +10,7 @@ import gc
 import os
 import sys
 
-from ._outcomes import AGIError, CommandFailed, ConnectionClosed, Hangup, ProtocolError
+from ._outcomes import AGIError, CommandFailed, ConnectionClosed, Hangup, ProtocolError, publish
 from ._protocol import (
     AgiSession,
     EnvironmentReceived,
@@ -438,7 +438,4 @@ def run(
     sys.exit(serve(handler, record=record))
 
 
-# Each public name says where it belongs (reprs, pickles, documentation), as if defined there.
-for _name in ("StdioRunner", "is_async_handler", "run", "serve"):
-    globals()[_name].__module__ = "agikit.transports.stdio"
-del _name
+publish(globals(), {"agikit.transports.stdio": ("StdioRunner", "is_async_handler", "run", "serve")})
