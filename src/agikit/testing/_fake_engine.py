@@ -168,6 +168,8 @@ class Engine:
         self.failure_line = False
         self.step: int | None = None
         self._buffer = bytearray()
+        #: A command an optional step passed over: the next step's to read.
+        self._pushed_back: bytes | None = None
         self._eof = False
         self._eof_noted = False
         self._reset = False
@@ -296,7 +298,18 @@ class Engine:
 
     def _expect(self, step: Expect) -> None:
         expected = None if step.command is None else show(step.command)
-        line = self._read_command(step.timeout, expected, step.describe())
+        if step.optional:
+            try:
+                line = self._read_line(
+                    self.options.timeout if step.timeout is None else step.timeout
+                )
+            except (_Eof, _Timeout):
+                return  # left out; the next step meets the same end of the stream (or silence)
+            if step.mismatch(line) is not None:
+                self._pushed_back = line
+                return
+        else:
+            line = self._read_command(step.timeout, expected, step.describe())
         failure_line = is_failure_line(line)
         difference = step.mismatch(line)
         if difference is not None:
@@ -522,6 +535,10 @@ class Engine:
 
     def _read_line(self, timeout: float) -> bytes:
         """One command as Asterisk's ``fgets`` reads it: up to LF, or a full buffer's worth."""
+        pushed = self._pushed_back
+        if pushed is not None:
+            self._pushed_back = None
+            return pushed
         deadline = time.monotonic() + timeout
         chunk = self._max_line + 1
         while True:

@@ -125,11 +125,13 @@ class Expect(Step):
     hangup_before_reply: bool = False
     delay: float = 0.0
     timeout: float | None = None
+    optional: bool = False
 
     def describe(self) -> str:
         if self.command is None:
             return "expect any command"
-        return f"expect {'exactly ' if self.exact else ''}'{show(self.command)}'"
+        maybe = "maybe " if self.optional else ""
+        return f"{maybe}expect {'exactly ' if self.exact else ''}'{show(self.command)}'"
 
     def mismatch(self, line: bytes) -> str | None:
         """``None`` when ``line`` is the expected command, else what differs (may be multi-line)."""
@@ -206,6 +208,7 @@ def expect(
     hangup_before_reply: bool = False,
     delay: float = 0.0,
     timeout: float | None = None,
+    optional: bool = False,
 ) -> Expect:
     """Expect the AGI's next command to be ``command``, and answer it with ``reply``.
 
@@ -223,12 +226,15 @@ def expect(
     ``hangup_before_reply=True``: the caller hangs up as the command arrives, and the
     notification (the ``HANGUP`` line or SIGHUP) goes out before the reply, which is then ``511``
     by default. ``delay`` waits before replying (a command that takes time); ``timeout``
-    overrides the fake's timeout for receiving this command.
+    overrides the fake's timeout for receiving this command. ``optional=True``: the AGI may
+    leave this command out (agikit's hangup probe, a ``NOOP`` it sends only when it has not yet
+    learnt of a hangup): when another command or the end of the stream comes instead, the step
+    is passed over and what came goes to the next step.
     """
     data = to_bytes(command)
     if data.endswith(b"\n"):
         data = data[:-1]
-    return Expect(data, exact, _reply_lines(reply), hangup_before_reply, delay, timeout)
+    return Expect(data, exact, _reply_lines(reply), hangup_before_reply, delay, timeout, optional)
 
 
 def expect_any(

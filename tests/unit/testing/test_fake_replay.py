@@ -232,3 +232,60 @@ def test_escaped_lines_are_read_back_exactly() -> None:
     assert isinstance(step, Expect)
     assert step.command == b"ANSWER\r"
     assert step.reply == (b"200 result=1 (\xff)",)
+
+
+@pytest.mark.parametrize("probe", [True, False], ids=["probed", "not-probed"])
+def test_an_optional_step_is_passed_over_when_the_agi_leaves_it_out(probe: bool) -> None:
+    fake = FakeAsterisk(
+        [
+            expect('STREAM FILE x ""', "200 result=-1 endpos=0"),
+            hangup(),
+            expect("NOOP", optional=True),
+            expect("SET VARIABLE CLEANUP done"),
+        ]
+    )
+    with fake.in_process() as agi:
+        raw = RawClient.over_pipes(agi.stdin, agi.stdout)
+        raw.read_env()
+        assert raw.command('STREAM FILE x ""') == [b"200 result=-1 endpos=0"]
+        if probe:
+            assert raw.command("NOOP") == [b"200 result=0"]
+        assert raw.command("SET VARIABLE CLEANUP done") == [b"200 result=1"]
+        agi.stdout.close()
+    agi.result.assert_ok()
+
+
+def test_an_optional_step_at_the_end_of_the_stream_is_passed_over() -> None:
+    fake = FakeAsterisk([expect("ANSWER"), expect("NOOP", optional=True)])
+    with fake.in_process() as agi:
+        raw = RawClient.over_pipes(agi.stdin, agi.stdout)
+        raw.read_env()
+        raw.command("ANSWER")
+        agi.stdout.close()
+    agi.result.assert_ok()
+
+
+def test_the_hangup_probe_after_a_failure_is_optional_in_a_replay() -> None:
+    def steps(lines: list[str]) -> list[str]:
+        text = "\n".join(["+0000.000 << agi_channel: X", "+0000.000 << ", *lines])
+        return [step.describe() for step in parse_transcript(text).steps]
+
+    failed = ["+0.1 >> WAIT FOR DIGIT 10000", "+0.2 << 200 result=-1", "+0.2 ## SIGHUP received"]
+    # Recorded with the probe: it becomes optional.
+    assert steps([*failed, "+0.2 >> NOOP", "+0.2 << 200 result=0"]) == [
+        "expect 'WAIT FOR DIGIT 10000'",
+        "hangup",
+        "maybe expect 'NOOP'",
+    ]
+    # Recorded without it (the hangup was known in time): a replay may still send one.
+    assert steps([*failed, "+0.3 >> SET VARIABLE X 1", "+0.3 << 200 result=1"]) == [
+        "expect 'WAIT FOR DIGIT 10000'",
+        "hangup",
+        "maybe expect 'NOOP'",
+        "expect 'SET VARIABLE X 1'",
+    ]
+    # No failure before the hangup: nothing to probe.
+    assert steps(["+0.1 >> ANSWER", "+0.1 << 200 result=0", "+0.2 ## SIGHUP received"]) == [
+        "expect 'ANSWER'",
+        "hangup",
+    ]

@@ -168,9 +168,11 @@ def test_replay_shows_where_the_app_diverges(capsys: pytest.CaptureFixture[str])
     log = str(DATA / "fastagi-debug.log")
     status, out, _ = run_cli(capsys, "replay", log, APP, "--channel", "hupbusy")
     assert status == 1
-    # The recording has no NOOP after result=-1 (a raw client made it): agikit sends one.
-    assert "the app diverged from the recording at command 8 of 9 (step 9 below):" in out
-    assert "  expected: WAIT FOR DIGIT 500\n  received: NOOP" in out
+    # A raw client made the recording: no NOOP probe after result=-1 (a replay takes agikit's
+    # as optional, "command 9 of 10"), then one more command after the HANGUP, which agikit
+    # never sends: the hangup ended its handler.
+    assert "the app diverged from the recording at command 9 of 10 (step 10 below):" in out
+    assert "step 10: the AGI closed the stream\n  expected: WAIT FOR DIGIT 500" in out
 
 
 def test_replay_a_transcript_and_show_it(
