@@ -17,7 +17,7 @@ from ._outcomes import ArgumentError, CommandInFlight, ConnectionClosed, Protoco
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 
 # ------------------------------------------------------------------------------------------------
@@ -664,6 +664,41 @@ _REPLY_MEMO_SIZE = 256
 _F = (b"f", b"F")
 
 
+#: The lines a FastAGI environment block starts with, in the order Asterisk sends them
+#: (res_agi.c: launch_netscript, then setup_env).
+_FASTAGI_NAMES = (
+    *("agi_network", "agi_network_script", "agi_request", "agi_channel", "agi_language"),
+    *("agi_type", "agi_uniqueid", "agi_version", "agi_callerid", "agi_calleridname"),
+    *("agi_callingpres", "agi_callingani2", "agi_callington", "agi_callingtns"),
+    *("agi_dnid", "agi_rdnis", "agi_context", "agi_extension", "agi_priority"),
+    *("agi_enhanced", "agi_accountcode", "agi_threadid"),
+)
+#: Those lines as one regular expression (``re.Pattern``), compiled on first use: process AGI
+#: never sends them and does not pay for importing ``re``.
+_FASTAGI_LAYOUT: "Any" = None
+
+
+def _fastagi_layout() -> "Any":
+    global _FASTAGI_LAYOUT
+    import re
+
+    # "name: value" as the line by line reading splits it: ``.`` is anything but LF.
+    _FASTAGI_LAYOUT = re.compile("\n".join(f"{name}: (.*)" for name in _FASTAGI_NAMES))
+    return _FASTAGI_LAYOUT
+
+
+def _split_lines(text: str, raw: "dict[str, str]") -> bool:
+    """Add the environment lines in ``text`` to ``raw``, split by C loops; False (``raw``
+    unchanged) when some line is not ``name: value`` with a name free of ``:``."""
+    lines = [line.partition(": ") for line in text.split("\n")]
+    names, separators, values = zip(*lines, strict=True)
+    if "" in separators or ":" in "".join(names):
+        return False
+    intern = _ENVIRONMENT_KEYS.get
+    raw.update(zip(map(intern, names, names), values, strict=True))
+    return True
+
+
 class AgiSession:
     """One AGI session's protocol state (any transport that carries AGI lines).
 
@@ -849,13 +884,14 @@ class AgiSession:
         max_line = self._max_line
         if len(block) <= max_line:  # so is every line: split the text at once
             text = block.decode("utf-8", "surrogateescape")
-            # Once per call, so the lines are split and checked by C loops, not a Python one.
-            lines = [line.partition(": ") for line in text.split("\n")]
-            names, separators, values = zip(*lines, strict=True)
-            if "" not in separators and ":" not in "".join(names):
-                intern = _ENVIRONMENT_KEYS.get
-                raw = dict(self._environment_pairs)
-                raw.update(zip(map(intern, names, names), values, strict=True))
+            raw = dict(self._environment_pairs)
+            if not raw and block.startswith(b"agi_network: "):
+                # FastAGI: the lines Asterisk always sends, in its order, read by one match.
+                match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
+                if match is not None:
+                    raw = dict(zip(_FASTAGI_NAMES, match.groups(), strict=True))
+                    text = text[match.end() + 1 :]  # the lines after them (agi_arg_N), if any
+            if not text or _split_lines(text, raw):
                 self._environment_size += len(block) + 1
                 events: list[Event] = []
                 self._environment_complete(raw, events)

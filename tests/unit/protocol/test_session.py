@@ -448,3 +448,45 @@ def test_events_compare_and_print() -> None:
     assert HangupReceived() != StreamClosed(in_reply=False)
     assert repr(StreamClosed(in_reply=True)) == "StreamClosed(in_reply=True)"
     assert repr(HangupReceived()) == "HangupReceived()"
+
+
+_FASTAGI_BLOCK = (
+    b"agi_network: yes\nagi_network_script: ivr?x=1\nagi_request: agi://h/ivr?x=1\n"
+    b"agi_channel: PJSIP/a-1\nagi_language: en\nagi_type: PJSIP\nagi_uniqueid: 1.1\n"
+    b"agi_version: 22.10.1\nagi_callerid: 1001\nagi_calleridname: Alice\n"
+    b"agi_callingpres: 0\nagi_callingani2: 0\nagi_callington: 0\nagi_callingtns: 0\n"
+    b"agi_dnid: 600\nagi_rdnis: unknown\nagi_context: default\nagi_extension: 600\n"
+    b"agi_priority: 1\nagi_enhanced: 0.0\nagi_accountcode: \nagi_threadid: 1400\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        _FASTAGI_BLOCK,
+        _FASTAGI_BLOCK[:-1] + b"agi_arg_1: a\nagi_arg_2: b: c\n\n",
+        _FASTAGI_BLOCK.replace(b"agi_network_script: ivr?x=1\n", b""),
+        _FASTAGI_BLOCK.replace(b"Alice", b"Al\xff: ice\r"),
+        _FASTAGI_BLOCK.replace(b"agi_accountcode: \n", b"agi_accountcode:\n"),
+        _FASTAGI_BLOCK[:-1] + b"agi_arg_1: a\nodd:name: v\nagi_channel: again\n\n",
+        _FASTAGI_BLOCK[:-1] + b"no separator\n\n",
+    ],
+    ids=["asterisk", "args", "no-script", "bad-utf8", "no-space", "odd-lines", "junk"],
+)
+def test_a_fastagi_block_in_one_read_is_read_as_line_by_line(block: bytes) -> None:
+    """The FastAGI environment's fast path (one match for the lines Asterisk always sends)
+    gives what reading the block one byte at a time gives, whatever the lines hold."""
+
+    def feed(pieces: list[bytes]) -> tuple[object, ...]:
+        session = AgiSession()
+        events: list[object] = []
+        try:
+            for piece in pieces:
+                for event in session.receive_data(piece):
+                    environment = getattr(event, "environment", None)
+                    events.append(list(environment.raw.items()) if environment else event)
+        except ProtocolError as exc:
+            events.append(str(exc))
+        return session.state, session._environment_size, repr(events)
+
+    assert feed([block]) == feed([block[i : i + 1] for i in range(len(block))])
