@@ -207,9 +207,7 @@ class TranscriptRecorder:
 
     def end_of_stream(self, text: str) -> None:
         """Asterisk's side ended: what is left of an incomplete line, then the note ``text``."""
-        if self._partial:
-            self._entry(Direction.TO_AGI, bytes(self._partial))
-            self._partial.clear()
+        self._flush_partial()
         self.note(text)
 
     def note_from_signal_handler(self, text: str) -> None:
@@ -225,9 +223,7 @@ class TranscriptRecorder:
         """Write ``note`` (if given) and what is left of an incomplete line, then close."""
         if self._closed:
             return
-        if self._partial:
-            self._entry(Direction.TO_AGI, bytes(self._partial))
-            self._partial.clear()
+        self._flush_partial()
         if note is not None:
             self.note(note)
         self._write_deferred()
@@ -242,6 +238,11 @@ class TranscriptRecorder:
                 self._stream.flush()
         except (OSError, ValueError) as error:
             self._give_up(error)
+
+    def _flush_partial(self) -> None:
+        if self._partial:
+            self._entry(Direction.TO_AGI, bytes(self._partial))
+            self._partial.clear()
 
     def _entry(self, direction: Direction, data: bytes) -> None:
         if self._closed:

@@ -12,7 +12,16 @@ import agikit
 from agikit.ami import AmiClient
 from agikit.errors import ProtocolError
 from agikit.testing.asterisk import Asterisk, FarEnd, async_agi_server, fastagi_server
+from agikit.transports.asyncagi import AsyncAGIServer
 from agikit.transports.fastagi import Handler
+
+
+def wait_until_forgotten(server: AsyncAGIServer, timeout: float = 10.0) -> None:
+    """The server learns of each call's end from its own AMI connection, maybe after the
+    harness did: give it time to forget the channels."""
+    deadline = time.monotonic() + timeout
+    while server.channels and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _flow(results: list[dict[str, Any]]) -> Handler:
@@ -99,9 +108,7 @@ def test_hangup_mid_command(asterisk: Asterisk) -> None:
 
     with async_agi_server(asterisk, handler) as server:
         result = asterisk.originate_async_agi(far_end=[FarEnd.wait(1), FarEnd.hangup()]).wait()
-        deadline = time.monotonic() + 5  # the server's thread forgets the channel after the end
-        while server.channels and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until_forgotten(server)
         assert not server.channels
     assert result.agi_status == "HANGUP"
     assert seen == {"wait": "Hangup", "after": "Hangup"}
@@ -146,10 +153,7 @@ def test_many_concurrent_calls_on_one_ami_connection(asterisk: Asterisk, count: 
             for _ in range(count)
         ]
         results = [call.wait(120) for call in calls]
-        # The server learns of each end from its own AMI connection: maybe after the harness.
-        deadline = time.monotonic() + 10
-        while server.channels and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until_forgotten(server)
         assert not server.channels
     assert all(r.agi_status == "SUCCESS" for r in results)
     assert sorted(done) == sorted(r.variables["CONCURRENT"] for r in results)
