@@ -409,17 +409,21 @@ class Reply:
     token and one space; ``lines`` every line of the reply exactly as received, without LFs.
     """
 
-    __slots__ = ("code", "lines", "result", "tail")
+    __slots__ = ("_parsed", "code", "lines", "result", "tail")
     code: int
     result: str | None
     tail: str
     lines: tuple[bytes, ...]
+    #: For a reply kept in the session's memo of short replies: the results parsed from it,
+    #: by parser (see commands.complete); None for any other reply.
+    _parsed: "dict[object, object] | None"
 
     def __init__(self, code: int, result: str | None, tail: str, lines: tuple[bytes, ...]) -> None:
         _set_code(self, code)
         _set_result(self, result)
         _set_tail(self, tail)
         _set_lines(self, lines)
+        _set_parsed(self, None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Reply is immutable (cannot set {name})")
@@ -556,6 +560,7 @@ def parse_final_line(line: bytes, lines: tuple[bytes, ...]) -> Reply:
     reply = _new(Reply)
     _set_code(reply, code)
     _set_lines(reply, lines)
+    _set_parsed(reply, None)
     if text[:7] == "result=":
         result, _, tail = text[7:].partition(" ")
         _set_result(reply, result)
@@ -571,6 +576,7 @@ _set_code = Reply.__dict__["code"].__set__
 _set_result = Reply.__dict__["result"].__set__
 _set_tail = Reply.__dict__["tail"].__set__
 _set_lines = Reply.__dict__["lines"].__set__
+_set_parsed = Reply.__dict__["_parsed"].__set__
 _KNOWN_CODES = {b"200 ": 200, b"100 ": 100, b"503 ": 503, b"510 ": 510, b"511 ": 511, b"520 ": 520}
 
 
@@ -874,6 +880,7 @@ class AgiSession:
         except ProtocolError as exc:
             self._fail(str(exc))
         if len(data) <= _REPLY_MEMO_LINE and len(_REPLIES) < _REPLY_MEMO_SIZE:
+            _set_parsed(reply, {})
             _REPLIES[data] = reply
         self.state = State.IDLE
         return reply

@@ -1462,6 +1462,28 @@ def __getattr__(name: str) -> object:
 # ------------------------------------------------------------------------------------------------
 
 
+_UNPARSED: "Any" = object()
+#: Results that may be handed to several commands: immutable (a raw request's own parser may
+#: return anything, and only these are kept).
+_SHAREABLE = frozenset(
+    {
+        type(None),
+        bool,
+        int,
+        str,
+        ChannelState,
+        ControlPlaybackResult,
+        DigitsResult,
+        GosubResult,
+        PlaybackResult,
+        RecordResult,
+        SpeechResult,
+    }
+)
+#: At most this many parsers' results are kept per reply.
+_PARSED_SIZE = 32
+
+
 def complete(request: "CommandRequest[T]", reply: "Reply", hung_up: bool) -> "T":
     """The typed result of ``request`` from Asterisk's ``reply``, or the matching error.
 
@@ -1476,12 +1498,21 @@ def complete(request: "CommandRequest[T]", reply: "Reply", hung_up: bool) -> "T"
     """
     code = reply.code
     if code == 200:
+        parse = request.parse
+        parsed = reply._parsed
+        if parsed is not None:  # a short reply that repeats: parsed once per parser
+            result = parsed.get(parse, _UNPARSED)
+            if result is not _UNPARSED:
+                return result  # type: ignore[return-value]
         try:
-            return request.parse(reply)
+            result = parse(reply)
         except _Failed as failure:
             if failure.hangup or (hung_up and not request.dead_ok):
                 raise Hangup(str(failure), command=request.text, reply=reply) from None
             raise CommandFailed(str(failure), command=request.text, reply=reply) from None
+        if parsed is not None and type(result) in _SHAREABLE and len(parsed) < _PARSED_SIZE:
+            parsed[parse] = result
+        return result
     if code == 511:
         raise Hangup(
             "the channel is hung up: Asterisk runs only dead-channel commands now",

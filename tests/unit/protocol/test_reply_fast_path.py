@@ -59,3 +59,63 @@ def test_a_bad_line_is_never_remembered() -> None:
         session.send_command(b"NOOP")
         with pytest.raises(ProtocolError):
             session.receive_reply(b"2000 result=1\n")
+
+
+def remembered(line: bytes) -> Reply:
+    session = ready()
+    session.send_command(b"NOOP")
+    reply = session.receive_reply(line)
+    assert reply is not None
+    return reply
+
+
+def test_a_remembered_reply_gives_each_command_its_own_typed_result() -> None:
+    from agikit.commands import GET_DATA, STREAM_FILE, WAIT_FOR_DIGIT, complete
+    from agikit.results import DigitsResult, PlaybackResult
+
+    playback = STREAM_FILE.request("hello-world", "#", None)
+    digit = WAIT_FOR_DIGIT.request(1000)
+    digits = GET_DATA.request("enter-number", 5000, 4)
+    for _ in range(3):  # parsed, then remembered for each parser
+        reply = remembered(b"200 result=35 endpos=3520\n")
+        assert complete(playback, reply, False) == PlaybackResult("#", 3520)
+        reply = remembered(b"200 result=35\n")
+        assert complete(digit, reply, False) == "#"
+        assert complete(digits, reply, False) == DigitsResult("35", False)
+
+
+def test_a_failure_is_never_remembered_and_still_sees_the_hangup() -> None:
+    from agikit.commands import STREAM_FILE, complete
+    from agikit.errors import CommandFailed, Hangup
+
+    request = STREAM_FILE.request("no-such-file", "", None)
+    for _ in range(2):
+        reply = remembered(b"200 result=-1 endpos=0\n")
+        with pytest.raises(CommandFailed) as failed:
+            complete(request, reply, False)
+        assert type(failed.value) is CommandFailed
+        with pytest.raises(Hangup):
+            complete(request, reply, True)
+
+
+def test_only_immutable_results_are_shared() -> None:
+    from agikit.commands import CommandRequest, complete
+
+    request: CommandRequest[list[str]] = CommandRequest(
+        None, b"NOOP", True, lambda reply: [reply.tail]
+    )
+    first = complete(request, remembered(b"200 result=0 mine\n"), False)
+    first.append("changed")
+    assert complete(request, remembered(b"200 result=0 mine\n"), False) == ["mine"]
+
+
+def test_a_remembered_reply_is_still_a_plain_immutable_reply() -> None:
+    import copy
+    import pickle
+
+    reply = remembered(b"200 result=1 (1001)\n")
+    assert reply == Reply(200, "1", "(1001)", (b"200 result=1 (1001)",))
+    assert pickle.loads(pickle.dumps(reply)) == reply
+    assert copy.copy(reply) == reply
+    with pytest.raises(AttributeError):
+        reply.code = 500  # type: ignore[misc]
