@@ -239,6 +239,21 @@ def test_send_refuses_what_is_not_one_command_line(line: bytes) -> None:
     assert session.state == State.IDLE
 
 
+def test_a_line_sent_before_is_checked_against_each_session_again() -> None:
+    line = b"SET VARIABLE X " + b"y" * 200
+    assert ready().send_command(line) == line + b"\n"  # remembered from now on
+    short = ready()
+    short.max_command_bytes = 100  # an older Asterisk's limit
+    with pytest.raises(ArgumentError, match="longer than the 100"):
+        short.send_command(line)
+    assert short.state == State.IDLE
+    with pytest.raises(CommandInFlight):
+        awaiting().send_command(line)
+    with pytest.raises(ProtocolError):
+        AgiSession().send_command(line)
+    assert ready().send_command(bytearray(b"NOOP")) == b"NOOP\n"
+
+
 def test_send_before_the_environment_is_refused() -> None:
     session = AgiSession()
     with pytest.raises(ProtocolError):
