@@ -693,8 +693,9 @@ def _fastagi_layout() -> "Any":
     global _FASTAGI_LAYOUT
     import re
 
-    # "name: value" as the line by line reading splits it: ``.`` is anything but LF.
-    _FASTAGI_LAYOUT = re.compile("\n".join(f"{name}: (.*)" for name in _FASTAGI_NAMES))
+    # "name: value" as the line by line reading splits it: ``.`` is anything but LF. Each
+    # group is named after its line, so groupdict() is the lines' dict, in Asterisk's order.
+    _FASTAGI_LAYOUT = re.compile("\n".join(f"{name}: (?P<{name}>.*)" for name in _FASTAGI_NAMES))
     return _FASTAGI_LAYOUT
 
 
@@ -911,7 +912,7 @@ class AgiSession:
                 # FastAGI: the lines Asterisk always sends, in its order, read by one match.
                 match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
                 if match is not None:
-                    raw = dict(zip(_FASTAGI_NAMES, match.groups(), strict=True))
+                    raw = match.groupdict()
                     text = text[match.end() + 1 :]  # the lines after them (agi_arg_N), if any
             if not text or _split_lines(text, raw):
                 self._environment_size += len(block) + 1
