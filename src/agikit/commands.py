@@ -53,6 +53,8 @@ from ._protocol import (
 )
 
 _MEMO_SIZE = 256  # requests kept per command (for str, int or absent arguments only)
+#: Every command's memo until its parameters are built (never written to).
+_NOTHING_KEPT: "dict[Any, Any]" = {}
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -250,6 +252,7 @@ class Command(_Generic["T"]):
         self.returns = returns
         self._adjust = adjust
         self._params: tuple[Param, ...] | None = None
+        self._memo: dict[tuple[Any, ...], CommandRequest[T]] = _NOTHING_KEPT  # see _build_params
 
     @property
     def name(self) -> str:
@@ -289,7 +292,7 @@ class Command(_Generic["T"]):
         self._variadic = variadic
         self._names = frozenset(names)
         self._prefix = format_command(self.words, ())  # the command words, checked once
-        self._memo: dict[tuple[Any, ...], CommandRequest[T]] = {}
+        self._memo = {}
         self._params = params
         return params
 
@@ -333,6 +336,18 @@ class Command(_Generic["T"]):
         """Check and convert the arguments (as the generated method takes them) and build the
         command line. Raises :class:`ArgumentError` naming the parameter for a value Asterisk
         cannot take, ``TypeError`` for a call that does not match the parameters."""
+        if not kwargs:  # what the generated methods do, mostly with the same arguments again
+            try:
+                request = self._memo.get(args)
+            except TypeError:  # an unhashable argument: never kept
+                request = None
+            if request is not None:
+                # The kept arguments are str, int or None; equal ones may not be (1 == True).
+                for value in args:
+                    if value is not None and type(value) is not str and type(value) is not int:
+                        break
+                else:
+                    return request
         if self._params is None:
             self._build_params()
         fixed = self._fixed

@@ -412,3 +412,17 @@ def test_raw_request_arguments_are_checked() -> None:
         raw_request("NOOP", "a", "b\nc")
     with pytest.raises(ArgumentError, match=r"raw\(\) argument 1"):
         raw_request("NOOP", None)  # type: ignore[arg-type]
+
+
+def test_a_kept_request_is_only_for_arguments_of_the_same_types() -> None:
+    """Requests are kept by their arguments, and 1 == True == 1.0: a kept request must not
+    answer for a value its parameter refuses, or converts otherwise."""
+    assert C.WAIT_FOR_DIGIT.request(1).line == b"WAIT FOR DIGIT 1000"
+    assert C.WAIT_FOR_DIGIT.request(1).line == b"WAIT FOR DIGIT 1000"  # the kept one
+    with pytest.raises(ArgumentError, match="timeout"):
+        C.WAIT_FOR_DIGIT.request(True)
+    assert C.SET_VARIABLE.request("X", "1").line == b"SET VARIABLE X 1"
+    with pytest.raises(ArgumentError):
+        C.SET_VARIABLE.request("X", ["1"])  # unhashable: never kept, still checked
+    with pytest.raises(TypeError):
+        C.SET_VARIABLE.request("X", "1", "2")
