@@ -914,9 +914,14 @@ class AgiSession:
                 if match is not None:
                     raw = match.groupdict()
                     text = text[match.end() + 1 :]  # the lines after them (agi_arg_N), if any
+                    if not text:  # no line after them: no agi_arg_N either
+                        self._environment_size += len(block) + 1
+                        events: list[Event] = []
+                        self._environment_complete(raw, events, ())
+                        return events
             if not text or _split_lines(text, raw):
                 self._environment_size += len(block) + 1
-                events: list[Event] = []
+                events = []
                 self._environment_complete(raw, events)
                 return events
             # Some line is not "name: value": the line by line reading below decides.
@@ -1025,8 +1030,12 @@ class AgiSession:
             value = value[1:]
         self._environment_pairs.append((_ENVIRONMENT_KEYS.get(name, name), value))
 
-    def _environment_complete(self, raw: dict[str, str], events: list[Event]) -> None:
+    def _environment_complete(
+        self, raw: dict[str, str], events: list[Event], args: "tuple[str, ...] | None" = None
+    ) -> None:
         environment = environment_from_dict(raw)
+        if args is not None:  # known already (else looked for on first use)
+            _set(environment, "_args", args)
         self.environment = environment
         version = environment.version
         limit = _LINE_LIMITS.get(version)

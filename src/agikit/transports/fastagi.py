@@ -336,17 +336,30 @@ class FastAGIConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not asserted to be an asyncio.Transport: uvloop's transports are not subclasses.
         self.transport = transport  # type: ignore[assignment]
-        if self.server.transcripts is not None:
+        server = self.server
+        if server.transcripts is not None:
             recorder = getattr(self.session, "recorder", None)
             if recorder is not None:
                 recorder.note(f"connection from {self.peer}")
-        if not self.server._admit(self):
+        if server.allow is not None and not server._allowed(self):
             return
-        self.server._expect_environment(self)
+        connections = server.connections
+        connections.add(self)
+        server.stats.active = len(connections)
+        if len(connections) == 1:
+            server._idle.clear()
+        server._expect_environment(self)
 
     def data_received(self, data: bytes) -> None:
         if self.task is None:
-            if not self._environment_bytes(data):
+            if (
+                self._received == 0
+                and data.startswith(_FIRST_LINE)
+                and len(data) <= self.server.max_environment
+            ):  # the usual first read, the whole environment: what _environment_bytes checks
+                self._head = _FIRST_LINE
+                self._received = len(data)
+            elif not self._environment_bytes(data):
                 return
         else:
             waiter = self._waiter
@@ -713,31 +726,29 @@ class FastAGIServer:
         assert self._server is not None
         await self._server.serve_forever()
 
-    def _admit(self, connection: FastAGIConnection) -> bool:
-        transport = connection.transport
-        assert transport is not None
-        if self.allow is not None:
-            import ipaddress
+    def _allowed(self, connection: FastAGIConnection) -> bool:
+        """Whether the peer is in the allowed networks (``allow``); closed when it is not."""
+        import ipaddress
 
-            peer = transport.get_extra_info("peername")
-            try:
-                address = ipaddress.ip_address(peer[0])
-            except (TypeError, ValueError, IndexError):
-                address = None
-            if address is None or not any(address in network for network in self.allow):
-                self.stats.rejected_network += 1
-                self._warn("FastAGI %s: not in the allowed networks, closing", connection.peer)
-                transport.abort()
-                return False
-        self.connections.add(connection)
-        self.stats.active = len(self.connections)
-        self._idle.clear()
+        transport = connection.transport
+        assert transport is not None and self.allow is not None
+        peer = transport.get_extra_info("peername")
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except (TypeError, ValueError, IndexError):
+            address = None
+        if address is None or not any(address in network for network in self.allow):
+            self.stats.rejected_network += 1
+            self._warn("FastAGI %s: not in the allowed networks, closing", connection.peer)
+            transport.abort()
+            return False
         return True
 
     def _expect_environment(self, connection: FastAGIConnection) -> None:
         self._awaiting_environment[connection] = None
         if self._sweep is None:
-            self._sweep = self.loop.call_later(self.environment_timeout, self._sweep_environments)
+            assert self._loop is not None
+            self._sweep = self._loop.call_later(self.environment_timeout, self._sweep_environments)
 
     def _sweep_environments(self) -> None:
         """Close the connections whose environment is overdue; come back at the next deadline."""
