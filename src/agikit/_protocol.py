@@ -595,6 +595,12 @@ class State:
     ERROR = "error"
 
 
+# The states as module globals: a class attribute is looked up on every use (the hot paths
+# compare the state once or twice per command).
+_ENVIRONMENT, _IDLE, _AWAITING_REPLY = State.ENVIRONMENT, State.IDLE, State.AWAITING_REPLY
+_CLOSED, _ERROR = State.CLOSED, State.ERROR
+
+
 class _Event:
     __slots__: tuple[str, ...] = ()
 
@@ -745,7 +751,7 @@ class AgiSession:
         max_usage_lines: int = 10_000,
         max_reply: int = 1 << 20,
     ) -> None:
-        self.state: str = State.ENVIRONMENT
+        self.state: str = _ENVIRONMENT
         self.environment: Environment | None = None
         self.hung_up = False
         #: The longest command line (without LF) the connected Asterisk reads whole.
@@ -776,20 +782,20 @@ class AgiSession:
         CR, LF or NUL, or starts with ``failure``). Nothing is to be sent when it raises.
         """
         state = self.state
-        if state is State.IDLE and type(line) is bytes:
+        if state is _IDLE and type(line) is bytes:
             wire = _SENDABLE.get(line)
             if wire is not None and len(line) <= self.max_command_bytes:
                 # These bytes passed the checks below before; only the length depends on the
                 # session (on the Asterisk version).
-                self.state = State.AWAITING_REPLY
+                self.state = _AWAITING_REPLY
                 return wire
-        if state is not State.IDLE:
-            if state is State.AWAITING_REPLY:
+        if state is not _IDLE:
+            if state is _AWAITING_REPLY:
                 raise CommandInFlight(
                     f"cannot send {line[:60]!r}: the previous command is still awaiting its reply"
                 )
             self._raise_if_broken()
-            if state is State.CLOSED:
+            if state is _CLOSED:
                 raise ConnectionClosed(f"cannot send {line[:60]!r}: the stream has ended")
             raise ProtocolError(f"cannot send a command in state {state!r}")
         if len(line) > self.max_command_bytes:
@@ -802,7 +808,7 @@ class AgiSession:
             raise ArgumentError(f"a command line cannot hold CR, LF or NUL: {line[:80]!r}")
         if line[:1] in _F and line[:7].lower() == b"failure":
             raise ArgumentError(f"a command line may not start with 'failure': {line[:40]!r}")
-        self.state = State.AWAITING_REPLY
+        self.state = _AWAITING_REPLY
         wire = line + b"\n"
         if len(line) <= _SENDABLE_LINE and len(_SENDABLE) < _SENDABLE_SIZE and type(line) is bytes:
             _SENDABLE[line] = wire
@@ -823,9 +829,9 @@ class AgiSession:
         if not data:
             return self._end_of_stream()
         state = self.state
-        if state is State.CLOSED:
+        if state is _CLOSED:
             self._fail(f"data after the end of the stream: {data[:80]!r}")
-        if state is State.ENVIRONMENT and not self._partial and data[:1] != b"\n":
+        if state is _ENVIRONMENT and not self._partial and data[:1] != b"\n":
             # The whole rest of the environment in this chunk: parse it as one block.
             end = data.find(b"\n\n")
             if 0 < end < self._max_environment - self._environment_size:
@@ -870,7 +876,7 @@ class AgiSession:
         to the command in flight. Returns its :class:`Reply`, or None (nothing consumed, state
         unchanged) when the general :meth:`receive_data` must handle ``data``."""
         if (
-            self.state is not State.AWAITING_REPLY
+            self.state is not _AWAITING_REPLY
             or self._partial
             or self._reply_lines
             or self._in_usage
@@ -879,7 +885,7 @@ class AgiSession:
         reply = _REPLIES.get(data)
         if reply is not None and self._max_line >= _REPLY_MEMO_LINE:
             # These bytes passed the checks below before, and are no longer than any line.
-            self.state = State.IDLE
+            self.state = _IDLE
             return reply
         if (
             not data  # the end of the stream: receive_data's to tell
@@ -898,7 +904,7 @@ class AgiSession:
         if len(data) <= _REPLY_MEMO_LINE and len(_REPLIES) < _REPLY_MEMO_SIZE:
             _set_parsed(reply, {})
             _REPLIES[data] = reply
-        self.state = State.IDLE
+        self.state = _IDLE
         return reply
 
     def _environment_block(self, block: bytes) -> list[Event]:
@@ -941,12 +947,12 @@ class AgiSession:
 
     def _end_of_stream(self) -> list[Event]:
         state = self.state
-        if state is State.CLOSED:
+        if state is _CLOSED:
             return []
-        self.state = State.CLOSED
+        self.state = _CLOSED
         if self._partial:
             raise ConnectionClosed(f"the stream ended inside a line: {bytes(self._partial[:80])!r}")
-        if state is State.ENVIRONMENT:
+        if state is _ENVIRONMENT:
             raise ConnectionClosed("the stream ended before the end of the AGI environment")
         if self._in_usage:
             raise ConnectionClosed(
@@ -955,11 +961,11 @@ class AgiSession:
             )
         # GOSUB's "100" lines are complete lines: the stream ended while awaiting the final one.
         self._reply_lines = []
-        return [StreamClosed(in_reply=state is State.AWAITING_REPLY)]
+        return [StreamClosed(in_reply=state is _AWAITING_REPLY)]
 
     def _line(self, line: bytes, events: list[Event]) -> None:
         state = self.state
-        if state is State.AWAITING_REPLY:
+        if state is _AWAITING_REPLY:
             if self._in_usage:
                 if line.startswith(_USAGE_END):
                     self._finish_reply(line, events)
@@ -979,13 +985,13 @@ class AgiSession:
                 self._in_usage = True
                 return
             self._finish_reply(line, events)
-        elif state is State.IDLE:
+        elif state is _IDLE:
             if line == _HANGUP_LINE:
                 self.hung_up = True
                 events.append(HangupReceived())
                 return
             self._fail(f"a line arrived while no command was waiting for one: {line[:200]!r}")
-        elif state is State.ENVIRONMENT:
+        elif state is _ENVIRONMENT:
             self._environment_line(line, events)
         else:  # pragma: no cover - receive_data rejects data in the other states
             self._fail(f"a line arrived in state {state!r}: {line[:200]!r}")
@@ -1013,7 +1019,7 @@ class AgiSession:
             reply = parse_final_line(line, lines)
         except ProtocolError as exc:
             self._fail(str(exc))
-        self.state = State.IDLE
+        self.state = _IDLE
         events.append(ReplyReceived(reply))
 
     def _environment_line(self, line: bytes, events: list[Event]) -> None:
@@ -1045,12 +1051,12 @@ class AgiSession:
                 _LINE_LIMITS[version] = limit
         self.max_command_bytes = limit
         self._environment_pairs = []
-        self.state = State.IDLE
+        self.state = _IDLE
         events.append(EnvironmentReceived(environment))
 
     # -- errors -------------------------------------------------------------------------------
     def _fail(self, message: str) -> "NoReturn":
-        self.state = State.ERROR
+        self.state = _ERROR
         self._error = ProtocolError(message)
         raise self._error
 
