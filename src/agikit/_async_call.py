@@ -93,7 +93,7 @@ class Call:
             CommandFailed: the channel could not be answered (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.ANSWER.request())
+        return await self._runner.run(_commands.ANSWER._positional(()))
 
     async def asyncagi_break(self) -> None:
         """End an Async AGI session; the dialplan continues.
@@ -105,7 +105,7 @@ class Call:
 
         Asterisk: ``ASYNCAGI BREAK``. Runs on a dead channel: yes.
         """
-        return await self._runner.run(_commands.ASYNCAGI_BREAK.request())
+        return await self._runner.run(_commands.ASYNCAGI_BREAK._positional(()))
 
     async def channel_status(self, channel: str | None = None) -> "ChannelState | None":
         """The state of this channel or of another one, by name.
@@ -125,7 +125,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.CHANNEL_STATUS.request(channel))
+        return await self._runner.run(_commands.CHANNEL_STATUS._positional((channel,)))
 
     async def control_stream_file(
         self,
@@ -166,8 +166,8 @@ class Call:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return await self._runner.run(
-            _commands.CONTROL_STREAM_FILE.request(
-                filename, escape_digits, skip, forward, rewind, pause, offset
+            _commands.CONTROL_STREAM_FILE._positional(
+                (filename, escape_digits, skip, forward, rewind, pause, offset)
             )
         )
 
@@ -186,7 +186,7 @@ class Call:
         Raises:
             CommandFailed: the database reported an error (``result=0``).
         """
-        return await self._runner.run(_commands.DATABASE_DEL.request(family, key))
+        return await self._runner.run(_commands.DATABASE_DEL._positional((family, key)))
 
     async def database_deltree(self, family: str, keytree: str | None = None) -> bool:
         """Delete a whole family, or the keys under a prefix, from the Asterisk database.
@@ -205,7 +205,7 @@ class Call:
             True if at least one entry was deleted, False if nothing was (or the database reported
             an error).
         """
-        return await self._runner.run(_commands.DATABASE_DELTREE.request(family, keytree))
+        return await self._runner.run(_commands.DATABASE_DELTREE._positional((family, keytree)))
 
     async def database_get(self, family: str, key: str) -> str | None:
         """Read a value from the Asterisk database (AstDB).
@@ -223,7 +223,7 @@ class Call:
         Returns:
             The value (``""`` for an empty one), or None when the key does not exist.
         """
-        return await self._runner.run(_commands.DATABASE_GET.request(family, key))
+        return await self._runner.run(_commands.DATABASE_GET._positional((family, key)))
 
     async def database_put(self, family: str, key: str, value: str | int | float) -> None:
         """Store a value in the Asterisk database (AstDB), replacing any previous one.
@@ -240,7 +240,7 @@ class Call:
         Raises:
             CommandFailed: the database reported an error (``result=0``).
         """
-        return await self._runner.run(_commands.DATABASE_PUT.request(family, key, value))
+        return await self._runner.run(_commands.DATABASE_PUT._positional((family, key, value)))
 
     async def exec(self, application: str, *options: str) -> int:
         """Run a dialplan application, e.g. ``exec("Dial", "PJSIP/bob", "30", "tT")``.
@@ -269,7 +269,7 @@ class Call:
         Raises:
             CommandFailed: no application by that name (``result=-2``).
         """
-        return await self._runner.run(_commands.EXEC.request(application, *options))
+        return await self._runner.run(_commands.EXEC._positional((application, *options)))
 
     async def get_data(
         self, file: str, timeout: float | None = None, max_digits: int | None = None
@@ -295,7 +295,7 @@ class Call:
             CommandFailed: the prompt could not be played (``result=-1``; missing file).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.GET_DATA.request(file, timeout, max_digits))
+        return await self._runner.run(_commands.GET_DATA._positional((file, timeout, max_digits)))
 
     async def get_full_variable(self, expression: str, channel: str | None = None) -> str | None:
         """Expand dialplan text (``${VAR}``, ``${FUNC(args)}``) as the dialplan would.
@@ -313,7 +313,9 @@ class Call:
             The expanded text (``""`` when it expands to nothing), or None when ``channel`` does not
             exist.
         """
-        return await self._runner.run(_commands.GET_FULL_VARIABLE.request(expression, channel))
+        return await self._runner.run(
+            _commands.GET_FULL_VARIABLE._positional((expression, channel))
+        )
 
     async def get_option(
         self, filename: str, escape_digits: str = "", timeout: float | None = None
@@ -341,7 +343,7 @@ class Call:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return await self._runner.run(
-            _commands.GET_OPTION.request(filename, escape_digits, timeout)
+            _commands.GET_OPTION._positional((filename, escape_digits, timeout))
         )
 
     async def get_variable(self, name: str) -> str | None:
@@ -360,7 +362,7 @@ class Call:
             The value (``""`` when set but empty), or None when the variable is not set or the
             function failed.
         """
-        return await self._runner.run(_commands.GET_VARIABLE.request(name))
+        return await self._runner.run(_commands.GET_VARIABLE._positional((name,)))
 
     async def gosub(
         self, context: str, extension: str, priority: int | str, *arguments: str
@@ -391,7 +393,7 @@ class Call:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return await self._runner.run(
-            _commands.GOSUB.request(context, extension, priority, *arguments)
+            _commands.GOSUB._positional((context, extension, priority, *arguments))
         )
 
     async def hangup(self, channel: str | None = None) -> bool:
@@ -411,7 +413,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.HANGUP.request(channel))
+        return await self._runner.run(_commands.HANGUP._positional((channel,)))
 
     async def noop(self, text: str | None = None) -> None:
         """Do nothing: a round trip to Asterisk.
@@ -424,7 +426,7 @@ class Call:
         Args:
             text: Ignored by Asterisk, but visible with ``agi set debug on``: a marker in the log.
         """
-        return await self._runner.run(_commands.NOOP.request(text))
+        return await self._runner.run(_commands.NOOP._positional((text,)))
 
     async def receive_char(self, timeout: float | None) -> str | None:
         """Receive the first character of a text message, on channels that carry text.
@@ -448,7 +450,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.RECEIVE_CHAR.request(timeout))
+        return await self._runner.run(_commands.RECEIVE_CHAR._positional((timeout,)))
 
     async def receive_text(self, timeout: float | None) -> str | None:
         """Receive a text message, on channels that carry text.
@@ -468,7 +470,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.RECEIVE_TEXT.request(timeout))
+        return await self._runner.run(_commands.RECEIVE_TEXT._positional((timeout,)))
 
     async def record_file(
         self,
@@ -519,8 +521,8 @@ class Call:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return await self._runner.run(
-            _commands.RECORD_FILE.request(
-                filename, format, escape_digits, timeout, offset, beep, silence
+            _commands.RECORD_FILE._positional(
+                (filename, format, escape_digits, timeout, offset, beep, silence)
             )
         )
 
@@ -548,7 +550,7 @@ class Call:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SAY_ALPHA.request(text, escape_digits, case))
+        return await self._runner.run(_commands.SAY_ALPHA._positional((text, escape_digits, case)))
 
     async def say_date(self, when: "int | datetime", escape_digits: str = "") -> str | None:
         """Say the date of a point in time (weekday, month, day), in the channel's language.
@@ -568,7 +570,7 @@ class Call:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SAY_DATE.request(when, escape_digits))
+        return await self._runner.run(_commands.SAY_DATE._positional((when, escape_digits)))
 
     async def say_datetime(
         self,
@@ -604,7 +606,7 @@ class Call:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return await self._runner.run(
-            _commands.SAY_DATETIME.request(when, escape_digits, format, timezone)
+            _commands.SAY_DATETIME._positional((when, escape_digits, format, timezone))
         )
 
     async def say_digits(self, digits: str | int, escape_digits: str = "") -> str | None:
@@ -626,7 +628,7 @@ class Call:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SAY_DIGITS.request(digits, escape_digits))
+        return await self._runner.run(_commands.SAY_DIGITS._positional((digits, escape_digits)))
 
     async def say_number(
         self, number: int, escape_digits: str = "", gender: str | None = None
@@ -649,7 +651,9 @@ class Call:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SAY_NUMBER.request(number, escape_digits, gender))
+        return await self._runner.run(
+            _commands.SAY_NUMBER._positional((number, escape_digits, gender))
+        )
 
     async def say_phonetic(self, text: str, escape_digits: str = "") -> str | None:
         """Spell a string with the phonetic alphabet ("alfa bravo").
@@ -669,7 +673,7 @@ class Call:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SAY_PHONETIC.request(text, escape_digits))
+        return await self._runner.run(_commands.SAY_PHONETIC._positional((text, escape_digits)))
 
     async def say_time(self, when: "int | datetime", escape_digits: str = "") -> str | None:
         """Say the time of day of a point in time, in the channel's language.
@@ -689,7 +693,7 @@ class Call:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SAY_TIME.request(when, escape_digits))
+        return await self._runner.run(_commands.SAY_TIME._positional((when, escape_digits)))
 
     async def send_image(self, image: str) -> None:
         """Send an image, on channels that support images.
@@ -706,7 +710,7 @@ class Call:
             CommandFailed: the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SEND_IMAGE.request(image))
+        return await self._runner.run(_commands.SEND_IMAGE._positional((image,)))
 
     async def send_text(self, text: str) -> None:
         """Send a text message, on channels that carry text.
@@ -723,7 +727,7 @@ class Call:
             CommandFailed: the channel cannot carry text, or it hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SEND_TEXT.request(text))
+        return await self._runner.run(_commands.SEND_TEXT._positional((text,)))
 
     async def set_autohangup(self, seconds: float | None) -> None:
         """Hang the channel up automatically after a time.
@@ -739,7 +743,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SET_AUTOHANGUP.request(seconds))
+        return await self._runner.run(_commands.SET_AUTOHANGUP._positional((seconds,)))
 
     async def set_callerid(self, callerid: str) -> None:
         """Set the caller ID name and number of this channel.
@@ -755,7 +759,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SET_CALLERID.request(callerid))
+        return await self._runner.run(_commands.SET_CALLERID._positional((callerid,)))
 
     async def set_context(self, context: str) -> None:
         """Set the dialplan context to continue in when the AGI ends.
@@ -771,7 +775,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SET_CONTEXT.request(context))
+        return await self._runner.run(_commands.SET_CONTEXT._positional((context,)))
 
     async def set_extension(self, extension: str) -> None:
         """Set the extension to continue at when the AGI ends.
@@ -787,7 +791,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SET_EXTENSION.request(extension))
+        return await self._runner.run(_commands.SET_EXTENSION._positional((extension,)))
 
     async def set_music(self, on: bool, music_class: str | None = None) -> None:
         """Start or stop music on hold on the channel.
@@ -804,7 +808,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SET_MUSIC.request(on, music_class))
+        return await self._runner.run(_commands.SET_MUSIC._positional((on, music_class)))
 
     async def set_priority(self, priority: int | str) -> None:
         """Set the priority to continue at when the AGI ends.
@@ -821,7 +825,7 @@ class Call:
             UsageError: the label does not exist in the current context and extension.
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SET_PRIORITY.request(priority))
+        return await self._runner.run(_commands.SET_PRIORITY._positional((priority,)))
 
     async def set_variable(self, name: str, value: str | int | float) -> None:
         """Set a channel variable, or write a dialplan function.
@@ -837,7 +841,7 @@ class Call:
                 as ``"CALLERID(name)"``.
             value: The value; numbers are sent as str().
         """
-        return await self._runner.run(_commands.SET_VARIABLE.request(name, value))
+        return await self._runner.run(_commands.SET_VARIABLE._positional((name, value)))
 
     async def speech_activate_grammar(self, name: str) -> bool:
         """Activate a loaded grammar for recognition.
@@ -853,7 +857,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SPEECH_ACTIVATE_GRAMMAR.request(name))
+        return await self._runner.run(_commands.SPEECH_ACTIVATE_GRAMMAR._positional((name,)))
 
     async def speech_create(self, engine: str | None = None) -> bool:
         """Create the speech recognition object of this AGI session.
@@ -873,7 +877,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SPEECH_CREATE.request(engine))
+        return await self._runner.run(_commands.SPEECH_CREATE._positional((engine,)))
 
     async def speech_deactivate_grammar(self, name: str) -> bool:
         """Deactivate a grammar.
@@ -889,7 +893,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SPEECH_DEACTIVATE_GRAMMAR.request(name))
+        return await self._runner.run(_commands.SPEECH_DEACTIVATE_GRAMMAR._positional((name,)))
 
     async def speech_destroy(self) -> bool:
         """Destroy the speech object of this session. Works on a dead channel.
@@ -899,7 +903,7 @@ class Call:
         Returns:
             True when destroyed, False when there was none.
         """
-        return await self._runner.run(_commands.SPEECH_DESTROY.request())
+        return await self._runner.run(_commands.SPEECH_DESTROY._positional(()))
 
     async def speech_load_grammar(self, name: str, path: str) -> bool:
         """Load a grammar into the speech engine.
@@ -916,7 +920,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SPEECH_LOAD_GRAMMAR.request(name, path))
+        return await self._runner.run(_commands.SPEECH_LOAD_GRAMMAR._positional((name, path)))
 
     async def speech_recognize(
         self, prompt: str, timeout: float | None = None, offset: int | None = None
@@ -945,7 +949,9 @@ class Call:
                 could not be set (``result=0``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SPEECH_RECOGNIZE.request(prompt, timeout, offset))
+        return await self._runner.run(
+            _commands.SPEECH_RECOGNIZE._positional((prompt, timeout, offset))
+        )
 
     async def speech_set(self, name: str, value: str | int | float) -> bool:
         """Change a setting of the speech engine.
@@ -962,7 +968,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.SPEECH_SET.request(name, value))
+        return await self._runner.run(_commands.SPEECH_SET._positional((name, value)))
 
     async def speech_unload_grammar(self, name: str) -> bool:
         """Unload a grammar from the speech engine. Works on a dead channel.
@@ -975,7 +981,7 @@ class Call:
         Returns:
             True on success, False on failure or when there is no speech object.
         """
-        return await self._runner.run(_commands.SPEECH_UNLOAD_GRAMMAR.request(name))
+        return await self._runner.run(_commands.SPEECH_UNLOAD_GRAMMAR._positional((name,)))
 
     async def stream_file(
         self, filename: str, escape_digits: str = "", sample_offset: int | None = None
@@ -1004,7 +1010,7 @@ class Call:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return await self._runner.run(
-            _commands.STREAM_FILE.request(filename, escape_digits, sample_offset)
+            _commands.STREAM_FILE._positional((filename, escape_digits, sample_offset))
         )
 
     async def tdd_mode(self, mode: bool | str) -> bool:
@@ -1024,7 +1030,7 @@ class Call:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.TDD_MODE.request(mode))
+        return await self._runner.run(_commands.TDD_MODE._positional((mode,)))
 
     async def verbose(self, message: str, level: int | None = None) -> None:
         """Log a message to Asterisk's verbose log, prefixed with the AGI's application data.
@@ -1037,7 +1043,7 @@ class Call:
             message: The message (spaces and all: it is sent quoted).
             level: Verbosity level needed to show it; None for 0 (always shown).
         """
-        return await self._runner.run(_commands.VERBOSE.request(message, level))
+        return await self._runner.run(_commands.VERBOSE._positional((message, level)))
 
     async def wait_for_digit(self, timeout: float | None) -> str | None:
         """Wait for the caller to press a key; any key counts.
@@ -1060,4 +1066,4 @@ class Call:
                 ``result=1``, meaning another command line arrived while it waited.
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return await self._runner.run(_commands.WAIT_FOR_DIGIT.request(timeout))
+        return await self._runner.run(_commands.WAIT_FOR_DIGIT._positional((timeout,)))

@@ -10,7 +10,7 @@ a docstring built from the command's documentation, and a one-line body that del
 runner::
 
     async def stream_file(self, filename: str, ...) -> "PlaybackResult":
-        return await self._runner.run(_commands.STREAM_FILE.request(filename, ...))
+        return await self._runner.run(_commands.STREAM_FILE._positional((filename, ...)))
 
 The two classes are in modules of their own so that a blocking process-AGI script, which pays for
 every import on every call, never loads the async one; :mod:`agikit.call` imports either on first
@@ -119,16 +119,23 @@ def _signature(is_async: bool, method: str, parameters: list[str], returns: str)
     return [head, *(" " * 8 + item + "," for item in ["self", *parameters]), "    " + tail]
 
 
+def _tuple(arguments: list[str]) -> str:
+    """A tuple display of the arguments (``()``, ``(a,)``, ``(a, b, *rest)``)."""
+    if len(arguments) == 1:
+        return f"({arguments[0]},)"
+    return f"({', '.join(arguments)})"
+
+
 def _call_body(is_async: bool, constant: str, arguments: list[str]) -> list[str]:
     """The one-statement body, as ``ruff format`` lays it out."""
     start = "return await self._runner.run(" if is_async else "return self._runner.run("
-    request = f"_commands.{constant}.request({', '.join(arguments)})"
+    request = f"_commands.{constant}._positional({_tuple(arguments)})"
     if 8 + len(start) + len(request) + 1 <= WIDTH:
         return [" " * 8 + start + request + ")"]
     if 12 + len(request) <= WIDTH:
         return [" " * 8 + start, " " * 12 + request, " " * 8 + ")"]
-    inner = ", ".join(arguments)
-    opening = f"_commands.{constant}.request("
+    inner = _tuple(arguments)
+    opening = f"_commands.{constant}._positional("
     if 16 + len(inner) <= WIDTH:
         middle = [" " * 16 + inner]
     else:

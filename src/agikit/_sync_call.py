@@ -76,7 +76,7 @@ class SyncCall:
             CommandFailed: the channel could not be answered (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.ANSWER.request())
+        return self._runner.run(_commands.ANSWER._positional(()))
 
     def asyncagi_break(self) -> None:
         """End an Async AGI session; the dialplan continues.
@@ -88,7 +88,7 @@ class SyncCall:
 
         Asterisk: ``ASYNCAGI BREAK``. Runs on a dead channel: yes.
         """
-        return self._runner.run(_commands.ASYNCAGI_BREAK.request())
+        return self._runner.run(_commands.ASYNCAGI_BREAK._positional(()))
 
     def channel_status(self, channel: str | None = None) -> "ChannelState | None":
         """The state of this channel or of another one, by name.
@@ -108,7 +108,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.CHANNEL_STATUS.request(channel))
+        return self._runner.run(_commands.CHANNEL_STATUS._positional((channel,)))
 
     def control_stream_file(
         self,
@@ -149,8 +149,8 @@ class SyncCall:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return self._runner.run(
-            _commands.CONTROL_STREAM_FILE.request(
-                filename, escape_digits, skip, forward, rewind, pause, offset
+            _commands.CONTROL_STREAM_FILE._positional(
+                (filename, escape_digits, skip, forward, rewind, pause, offset)
             )
         )
 
@@ -169,7 +169,7 @@ class SyncCall:
         Raises:
             CommandFailed: the database reported an error (``result=0``).
         """
-        return self._runner.run(_commands.DATABASE_DEL.request(family, key))
+        return self._runner.run(_commands.DATABASE_DEL._positional((family, key)))
 
     def database_deltree(self, family: str, keytree: str | None = None) -> bool:
         """Delete a whole family, or the keys under a prefix, from the Asterisk database.
@@ -188,7 +188,7 @@ class SyncCall:
             True if at least one entry was deleted, False if nothing was (or the database reported
             an error).
         """
-        return self._runner.run(_commands.DATABASE_DELTREE.request(family, keytree))
+        return self._runner.run(_commands.DATABASE_DELTREE._positional((family, keytree)))
 
     def database_get(self, family: str, key: str) -> str | None:
         """Read a value from the Asterisk database (AstDB).
@@ -206,7 +206,7 @@ class SyncCall:
         Returns:
             The value (``""`` for an empty one), or None when the key does not exist.
         """
-        return self._runner.run(_commands.DATABASE_GET.request(family, key))
+        return self._runner.run(_commands.DATABASE_GET._positional((family, key)))
 
     def database_put(self, family: str, key: str, value: str | int | float) -> None:
         """Store a value in the Asterisk database (AstDB), replacing any previous one.
@@ -223,7 +223,7 @@ class SyncCall:
         Raises:
             CommandFailed: the database reported an error (``result=0``).
         """
-        return self._runner.run(_commands.DATABASE_PUT.request(family, key, value))
+        return self._runner.run(_commands.DATABASE_PUT._positional((family, key, value)))
 
     def exec(self, application: str, *options: str) -> int:
         """Run a dialplan application, e.g. ``exec("Dial", "PJSIP/bob", "30", "tT")``.
@@ -252,7 +252,7 @@ class SyncCall:
         Raises:
             CommandFailed: no application by that name (``result=-2``).
         """
-        return self._runner.run(_commands.EXEC.request(application, *options))
+        return self._runner.run(_commands.EXEC._positional((application, *options)))
 
     def get_data(
         self, file: str, timeout: float | None = None, max_digits: int | None = None
@@ -278,7 +278,7 @@ class SyncCall:
             CommandFailed: the prompt could not be played (``result=-1``; missing file).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.GET_DATA.request(file, timeout, max_digits))
+        return self._runner.run(_commands.GET_DATA._positional((file, timeout, max_digits)))
 
     def get_full_variable(self, expression: str, channel: str | None = None) -> str | None:
         """Expand dialplan text (``${VAR}``, ``${FUNC(args)}``) as the dialplan would.
@@ -296,7 +296,7 @@ class SyncCall:
             The expanded text (``""`` when it expands to nothing), or None when ``channel`` does not
             exist.
         """
-        return self._runner.run(_commands.GET_FULL_VARIABLE.request(expression, channel))
+        return self._runner.run(_commands.GET_FULL_VARIABLE._positional((expression, channel)))
 
     def get_option(
         self, filename: str, escape_digits: str = "", timeout: float | None = None
@@ -323,7 +323,9 @@ class SyncCall:
                 (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.GET_OPTION.request(filename, escape_digits, timeout))
+        return self._runner.run(
+            _commands.GET_OPTION._positional((filename, escape_digits, timeout))
+        )
 
     def get_variable(self, name: str) -> str | None:
         """Read a channel variable, or a dialplan function when the name ends with ``)``.
@@ -341,7 +343,7 @@ class SyncCall:
             The value (``""`` when set but empty), or None when the variable is not set or the
             function failed.
         """
-        return self._runner.run(_commands.GET_VARIABLE.request(name))
+        return self._runner.run(_commands.GET_VARIABLE._positional((name,)))
 
     def gosub(
         self, context: str, extension: str, priority: int | str, *arguments: str
@@ -371,7 +373,9 @@ class SyncCall:
                 not found``), the subroutine could not start, or Asterisk ran out of memory (503).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.GOSUB.request(context, extension, priority, *arguments))
+        return self._runner.run(
+            _commands.GOSUB._positional((context, extension, priority, *arguments))
+        )
 
     def hangup(self, channel: str | None = None) -> bool:
         """Hang up this channel, or another one.
@@ -390,7 +394,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.HANGUP.request(channel))
+        return self._runner.run(_commands.HANGUP._positional((channel,)))
 
     def noop(self, text: str | None = None) -> None:
         """Do nothing: a round trip to Asterisk.
@@ -403,7 +407,7 @@ class SyncCall:
         Args:
             text: Ignored by Asterisk, but visible with ``agi set debug on``: a marker in the log.
         """
-        return self._runner.run(_commands.NOOP.request(text))
+        return self._runner.run(_commands.NOOP._positional((text,)))
 
     def receive_char(self, timeout: float | None) -> str | None:
         """Receive the first character of a text message, on channels that carry text.
@@ -427,7 +431,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.RECEIVE_CHAR.request(timeout))
+        return self._runner.run(_commands.RECEIVE_CHAR._positional((timeout,)))
 
     def receive_text(self, timeout: float | None) -> str | None:
         """Receive a text message, on channels that carry text.
@@ -447,7 +451,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.RECEIVE_TEXT.request(timeout))
+        return self._runner.run(_commands.RECEIVE_TEXT._positional((timeout,)))
 
     def record_file(
         self,
@@ -498,8 +502,8 @@ class SyncCall:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return self._runner.run(
-            _commands.RECORD_FILE.request(
-                filename, format, escape_digits, timeout, offset, beep, silence
+            _commands.RECORD_FILE._positional(
+                (filename, format, escape_digits, timeout, offset, beep, silence)
             )
         )
 
@@ -525,7 +529,7 @@ class SyncCall:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SAY_ALPHA.request(text, escape_digits, case))
+        return self._runner.run(_commands.SAY_ALPHA._positional((text, escape_digits, case)))
 
     def say_date(self, when: "int | datetime", escape_digits: str = "") -> str | None:
         """Say the date of a point in time (weekday, month, day), in the channel's language.
@@ -545,7 +549,7 @@ class SyncCall:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SAY_DATE.request(when, escape_digits))
+        return self._runner.run(_commands.SAY_DATE._positional((when, escape_digits)))
 
     def say_datetime(
         self,
@@ -581,7 +585,7 @@ class SyncCall:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return self._runner.run(
-            _commands.SAY_DATETIME.request(when, escape_digits, format, timezone)
+            _commands.SAY_DATETIME._positional((when, escape_digits, format, timezone))
         )
 
     def say_digits(self, digits: str | int, escape_digits: str = "") -> str | None:
@@ -603,7 +607,7 @@ class SyncCall:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SAY_DIGITS.request(digits, escape_digits))
+        return self._runner.run(_commands.SAY_DIGITS._positional((digits, escape_digits)))
 
     def say_number(
         self, number: int, escape_digits: str = "", gender: str | None = None
@@ -626,7 +630,7 @@ class SyncCall:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SAY_NUMBER.request(number, escape_digits, gender))
+        return self._runner.run(_commands.SAY_NUMBER._positional((number, escape_digits, gender)))
 
     def say_phonetic(self, text: str, escape_digits: str = "") -> str | None:
         """Spell a string with the phonetic alphabet ("alfa bravo").
@@ -646,7 +650,7 @@ class SyncCall:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SAY_PHONETIC.request(text, escape_digits))
+        return self._runner.run(_commands.SAY_PHONETIC._positional((text, escape_digits)))
 
     def say_time(self, when: "int | datetime", escape_digits: str = "") -> str | None:
         """Say the time of day of a point in time, in the channel's language.
@@ -666,7 +670,7 @@ class SyncCall:
             CommandFailed: an error, or the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SAY_TIME.request(when, escape_digits))
+        return self._runner.run(_commands.SAY_TIME._positional((when, escape_digits)))
 
     def send_image(self, image: str) -> None:
         """Send an image, on channels that support images.
@@ -683,7 +687,7 @@ class SyncCall:
             CommandFailed: the channel hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SEND_IMAGE.request(image))
+        return self._runner.run(_commands.SEND_IMAGE._positional((image,)))
 
     def send_text(self, text: str) -> None:
         """Send a text message, on channels that carry text.
@@ -700,7 +704,7 @@ class SyncCall:
             CommandFailed: the channel cannot carry text, or it hung up (``result=-1``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SEND_TEXT.request(text))
+        return self._runner.run(_commands.SEND_TEXT._positional((text,)))
 
     def set_autohangup(self, seconds: float | None) -> None:
         """Hang the channel up automatically after a time.
@@ -716,7 +720,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SET_AUTOHANGUP.request(seconds))
+        return self._runner.run(_commands.SET_AUTOHANGUP._positional((seconds,)))
 
     def set_callerid(self, callerid: str) -> None:
         """Set the caller ID name and number of this channel.
@@ -732,7 +736,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SET_CALLERID.request(callerid))
+        return self._runner.run(_commands.SET_CALLERID._positional((callerid,)))
 
     def set_context(self, context: str) -> None:
         """Set the dialplan context to continue in when the AGI ends.
@@ -748,7 +752,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SET_CONTEXT.request(context))
+        return self._runner.run(_commands.SET_CONTEXT._positional((context,)))
 
     def set_extension(self, extension: str) -> None:
         """Set the extension to continue at when the AGI ends.
@@ -764,7 +768,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SET_EXTENSION.request(extension))
+        return self._runner.run(_commands.SET_EXTENSION._positional((extension,)))
 
     def set_music(self, on: bool, music_class: str | None = None) -> None:
         """Start or stop music on hold on the channel.
@@ -781,7 +785,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SET_MUSIC.request(on, music_class))
+        return self._runner.run(_commands.SET_MUSIC._positional((on, music_class)))
 
     def set_priority(self, priority: int | str) -> None:
         """Set the priority to continue at when the AGI ends.
@@ -798,7 +802,7 @@ class SyncCall:
             UsageError: the label does not exist in the current context and extension.
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SET_PRIORITY.request(priority))
+        return self._runner.run(_commands.SET_PRIORITY._positional((priority,)))
 
     def set_variable(self, name: str, value: str | int | float) -> None:
         """Set a channel variable, or write a dialplan function.
@@ -814,7 +818,7 @@ class SyncCall:
                 as ``"CALLERID(name)"``.
             value: The value; numbers are sent as str().
         """
-        return self._runner.run(_commands.SET_VARIABLE.request(name, value))
+        return self._runner.run(_commands.SET_VARIABLE._positional((name, value)))
 
     def speech_activate_grammar(self, name: str) -> bool:
         """Activate a loaded grammar for recognition.
@@ -830,7 +834,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SPEECH_ACTIVATE_GRAMMAR.request(name))
+        return self._runner.run(_commands.SPEECH_ACTIVATE_GRAMMAR._positional((name,)))
 
     def speech_create(self, engine: str | None = None) -> bool:
         """Create the speech recognition object of this AGI session.
@@ -850,7 +854,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SPEECH_CREATE.request(engine))
+        return self._runner.run(_commands.SPEECH_CREATE._positional((engine,)))
 
     def speech_deactivate_grammar(self, name: str) -> bool:
         """Deactivate a grammar.
@@ -866,7 +870,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SPEECH_DEACTIVATE_GRAMMAR.request(name))
+        return self._runner.run(_commands.SPEECH_DEACTIVATE_GRAMMAR._positional((name,)))
 
     def speech_destroy(self) -> bool:
         """Destroy the speech object of this session. Works on a dead channel.
@@ -876,7 +880,7 @@ class SyncCall:
         Returns:
             True when destroyed, False when there was none.
         """
-        return self._runner.run(_commands.SPEECH_DESTROY.request())
+        return self._runner.run(_commands.SPEECH_DESTROY._positional(()))
 
     def speech_load_grammar(self, name: str, path: str) -> bool:
         """Load a grammar into the speech engine.
@@ -893,7 +897,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SPEECH_LOAD_GRAMMAR.request(name, path))
+        return self._runner.run(_commands.SPEECH_LOAD_GRAMMAR._positional((name, path)))
 
     def speech_recognize(
         self, prompt: str, timeout: float | None = None, offset: int | None = None
@@ -922,7 +926,7 @@ class SyncCall:
                 could not be set (``result=0``).
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SPEECH_RECOGNIZE.request(prompt, timeout, offset))
+        return self._runner.run(_commands.SPEECH_RECOGNIZE._positional((prompt, timeout, offset)))
 
     def speech_set(self, name: str, value: str | int | float) -> bool:
         """Change a setting of the speech engine.
@@ -939,7 +943,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.SPEECH_SET.request(name, value))
+        return self._runner.run(_commands.SPEECH_SET._positional((name, value)))
 
     def speech_unload_grammar(self, name: str) -> bool:
         """Unload a grammar from the speech engine. Works on a dead channel.
@@ -952,7 +956,7 @@ class SyncCall:
         Returns:
             True on success, False on failure or when there is no speech object.
         """
-        return self._runner.run(_commands.SPEECH_UNLOAD_GRAMMAR.request(name))
+        return self._runner.run(_commands.SPEECH_UNLOAD_GRAMMAR._positional((name,)))
 
     def stream_file(
         self, filename: str, escape_digits: str = "", sample_offset: int | None = None
@@ -981,7 +985,7 @@ class SyncCall:
             Hangup: the channel is hung up (this command needs a live channel).
         """
         return self._runner.run(
-            _commands.STREAM_FILE.request(filename, escape_digits, sample_offset)
+            _commands.STREAM_FILE._positional((filename, escape_digits, sample_offset))
         )
 
     def tdd_mode(self, mode: bool | str) -> bool:
@@ -1001,7 +1005,7 @@ class SyncCall:
         Raises:
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.TDD_MODE.request(mode))
+        return self._runner.run(_commands.TDD_MODE._positional((mode,)))
 
     def verbose(self, message: str, level: int | None = None) -> None:
         """Log a message to Asterisk's verbose log, prefixed with the AGI's application data.
@@ -1014,7 +1018,7 @@ class SyncCall:
             message: The message (spaces and all: it is sent quoted).
             level: Verbosity level needed to show it; None for 0 (always shown).
         """
-        return self._runner.run(_commands.VERBOSE.request(message, level))
+        return self._runner.run(_commands.VERBOSE._positional((message, level)))
 
     def wait_for_digit(self, timeout: float | None) -> str | None:
         """Wait for the caller to press a key; any key counts.
@@ -1037,4 +1041,4 @@ class SyncCall:
                 ``result=1``, meaning another command line arrived while it waited.
             Hangup: the channel is hung up (this command needs a live channel).
         """
-        return self._runner.run(_commands.WAIT_FOR_DIGIT.request(timeout))
+        return self._runner.run(_commands.WAIT_FOR_DIGIT._positional((timeout,)))

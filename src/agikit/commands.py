@@ -53,8 +53,10 @@ from ._protocol import (
 )
 
 _MEMO_SIZE = 256  # requests kept per command (for str, int or absent arguments only)
-#: Every command's memo until its parameters are built (never written to).
+#: Every command's memo until its parameters are built, and the keywords of a positional
+#: request (neither is ever written to).
 _NOTHING_KEPT: "dict[Any, Any]" = {}
+_NO_KEYWORDS: "dict[str, Any]" = {}
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -336,18 +338,27 @@ class Command(_Generic["T"]):
         """Check and convert the arguments (as the generated method takes them) and build the
         command line. Raises :class:`ArgumentError` naming the parameter for a value Asterisk
         cannot take, ``TypeError`` for a call that does not match the parameters."""
-        if not kwargs:  # what the generated methods do, mostly with the same arguments again
-            try:
-                request = self._memo.get(args)
-            except TypeError:  # an unhashable argument: never kept
-                request = None
-            if request is not None:
-                # The kept arguments are str, int or None; equal ones may not be (1 == True).
-                for value in args:
-                    if value is not None and type(value) is not str and type(value) is not int:
-                        break
-                else:
-                    return request
+        if kwargs:
+            return self._checked(args, kwargs)
+        return self._positional(args)
+
+    def _positional(self, args: "tuple[Any, ...]") -> "CommandRequest[T]":
+        """``request(*args)``, as the generated methods call it (one tuple: no packing of the
+        arguments, no keyword dict), mostly with the same arguments again."""
+        try:
+            request = self._memo.get(args)
+        except TypeError:  # an unhashable argument: never kept
+            request = None
+        if request is not None:
+            # The kept arguments are str, int or None; equal ones may not be (1 == True).
+            for value in args:
+                if value is not None and type(value) is not str and type(value) is not int:
+                    break
+            else:
+                return request
+        return self._checked(args, _NO_KEYWORDS)
+
+    def _checked(self, args: "tuple[Any, ...]", kwargs: "dict[str, Any]") -> "CommandRequest[T]":
         if self._params is None:
             self._build_params()
         fixed = self._fixed
