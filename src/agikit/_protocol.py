@@ -914,6 +914,7 @@ class AgiSession:
         if len(block) <= max_line:  # so is every line: split the text at once
             text = block.decode("utf-8", "surrogateescape")
             raw = dict(self._environment_pairs)
+            args: tuple[str, ...] | None = None  # None: looked for when first asked for
             if not raw and block.startswith(b"agi_network: "):
                 # FastAGI: the lines Asterisk always sends, in its order, read by one match.
                 match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
@@ -921,14 +922,11 @@ class AgiSession:
                     raw = match.groupdict()
                     text = text[match.end() + 1 :]  # the lines after them (agi_arg_N), if any
                     if not text:  # no line after them: no agi_arg_N either
-                        self._environment_size += len(block) + 1
-                        events: list[Event] = []
-                        self._environment_complete(raw, events, ())
-                        return events
+                        args = ()
             if not text or _split_lines(text, raw):
                 self._environment_size += len(block) + 1
-                events = []
-                self._environment_complete(raw, events)
+                events: list[Event] = []
+                self._environment_complete(raw, events, args)
                 return events
             # Some line is not "name: value": the line by line reading below decides.
         pairs = self._environment_pairs
