@@ -57,6 +57,8 @@ _MEMO_SIZE = 256  # requests kept per command (for str, int or absent arguments 
 #: request (neither is ever written to).
 _NOTHING_KEPT: "dict[Any, Any]" = {}
 _NO_KEYWORDS: "dict[str, Any]" = {}
+#: The argument types requests are kept for (not bool: 1 == True).
+_KEPT_TYPES = frozenset({str, int, type(None)})
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -352,7 +354,7 @@ class Command(_Generic["T"]):
         if request is not None:
             # The kept arguments are str, int or None; equal ones may not be (1 == True).
             for value in args:
-                if value is not None and type(value) is not str and type(value) is not int:
+                if type(value) not in _KEPT_TYPES:
                     break
             else:
                 return request
@@ -369,7 +371,7 @@ class Command(_Generic["T"]):
             # prompts, variables and timeouts.
             memo = self._memo
             for value in args:
-                if value is not None and type(value) is not str and type(value) is not int:
+                if type(value) not in _KEPT_TYPES:
                     return self._build(list(args), args)
             request = memo.get(args)
             if request is None:
@@ -1522,14 +1524,14 @@ def complete(request: "CommandRequest[T]", reply: "Reply", hung_up: bool) -> "T"
     other code :class:`ProtocolError`. Every :class:`~agikit.errors.CommandError` carries the
     command line sent (``command``) and the reply (``reply``).
     """
+    parse = request.parse
+    parsed = reply._parsed
+    if parsed is not None:  # a short reply that repeats: each parser's success is kept
+        result = parsed.get(parse, _UNPARSED)
+        if result is not _UNPARSED:
+            return result  # type: ignore[return-value]
     code = reply.code
     if code == 200:
-        parse = request.parse
-        parsed = reply._parsed
-        if parsed is not None:  # a short reply that repeats: parsed once per parser
-            result = parsed.get(parse, _UNPARSED)
-            if result is not _UNPARSED:
-                return result  # type: ignore[return-value]
         try:
             result = parse(reply)
         except _Failed as failure:
