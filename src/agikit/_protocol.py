@@ -669,7 +669,7 @@ _LINE_LIMITS: dict[str, int] = {}
 _USAGE_END = b"520 "
 #: Short one-line replies (with their LF) already parsed by receive_reply, shared by every
 #: session: a Reply is immutable, and most replies repeat (``200 result=0``, ``200 result=1``
-#: ...). Bounded: a peer sending other lines fills it once, then they are parsed every time.
+#: ...). Bounded (see _remember).
 _REPLIES: "dict[bytes, Reply]" = {}
 _REPLY_MEMO_LINE = 64
 _REPLY_MEMO_SIZE = 256
@@ -679,6 +679,15 @@ _SENDABLE: "dict[bytes, bytes]" = {}
 _SENDABLE_LINE = 256
 _SENDABLE_SIZE = 1024
 _F = (b"f", b"F")
+
+
+def _remember(memo: "dict[Any, Any]", key: object, value: object, limit: int) -> None:
+    """Keep ``key -> value`` in a memo of at most ``limit`` entries. A full memo starts over:
+    it then follows what repeats now (a long-running server also sees many one-off lines:
+    caller numbers, digits), not what happened to come first."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
 
 
 #: The lines a FastAGI environment block starts with, in the order Asterisk sends them
@@ -810,8 +819,8 @@ class AgiSession:
             raise ArgumentError(f"a command line may not start with 'failure': {line[:40]!r}")
         self.state = _AWAITING_REPLY
         wire = line + b"\n"
-        if len(line) <= _SENDABLE_LINE and len(_SENDABLE) < _SENDABLE_SIZE and type(line) is bytes:
-            _SENDABLE[line] = wire
+        if len(line) <= _SENDABLE_LINE and type(line) is bytes:
+            _remember(_SENDABLE, line, wire, _SENDABLE_SIZE)
         return wire
 
     def hangup_signalled(self) -> None:
@@ -901,9 +910,9 @@ class AgiSession:
             reply = parse_final_line(line, (line,))
         except ProtocolError as exc:
             self._fail(str(exc))
-        if len(data) <= _REPLY_MEMO_LINE and len(_REPLIES) < _REPLY_MEMO_SIZE:
+        if len(data) <= _REPLY_MEMO_LINE:
             _set_parsed(reply, {})
-            _REPLIES[data] = reply
+            _remember(_REPLIES, data, reply, _REPLY_MEMO_SIZE)
         self.state = _IDLE
         return reply
 

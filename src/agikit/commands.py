@@ -48,6 +48,7 @@ from ._outcomes import (
 )
 from ._protocol import (
     MAX_WORDS,
+    _remember,
     encode_argument,
     format_command,
 )
@@ -376,8 +377,7 @@ class Command(_Generic["T"]):
             request = memo.get(args)
             if request is None:
                 request = self._build(list(args), args)
-                if len(memo) < _MEMO_SIZE:
-                    memo[args] = request
+                _remember(memo, args, request, _MEMO_SIZE)
             return request
         if count > len(fixed) and self._variadic is None:
             raise TypeError(

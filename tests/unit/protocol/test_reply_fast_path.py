@@ -119,3 +119,26 @@ def test_a_remembered_reply_is_still_a_plain_immutable_reply() -> None:
     assert copy.copy(reply) == reply
     with pytest.raises(AttributeError):
         reply.code = 500  # type: ignore[misc]
+
+
+def test_the_memos_stay_bounded_and_keep_following_what_repeats() -> None:
+    from agikit import _protocol
+    from agikit.commands import SET_VARIABLE
+
+    for number in range(_protocol._REPLY_MEMO_SIZE + 50):  # one-off replies (caller numbers)
+        remembered(f"200 result=1 ({number})\n".encode())
+    assert len(_protocol._REPLIES) <= _protocol._REPLY_MEMO_SIZE
+    first = remembered(b"200 result=1 (after the memo was full)\n")
+    assert remembered(b"200 result=1 (after the memo was full)\n") is first  # kept
+
+    for number in range(_protocol._SENDABLE_SIZE + 50):
+        ready().send_command(f"SET VARIABLE X {number}".encode())
+    assert len(_protocol._SENDABLE) <= _protocol._SENDABLE_SIZE
+    ready().send_command(b"SET VARIABLE X after")
+    assert b"SET VARIABLE X after" in _protocol._SENDABLE
+
+    for number in range(300):
+        SET_VARIABLE.request("X", str(number))
+    assert len(SET_VARIABLE._memo) <= 256
+    request = SET_VARIABLE.request("X", "after")
+    assert SET_VARIABLE.request("X", "after") is request
