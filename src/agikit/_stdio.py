@@ -332,8 +332,13 @@ def serve(
         if session is not None:
             session.recorder.close(f"agikit: the script ends with exit status {status}")
         if real_stdio:
-            # Closing our copy of the write end is what tells Asterisk the script is done. The
-            # SIGHUP handler stays: Asterisk may signal the end of the session until then.
+            # Closing our copy of the write end is what tells Asterisk the script is done, and
+            # Asterisk may send SIGHUP from then on, until the process has exited. It is
+            # ignored from here: while Python shuts down it puts back SIGHUP's default action
+            # (die) in place of a Python handler, and a script killed in that moment would
+            # end with a signal instead of its exit status.
+            if sighup:
+                _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
             os.close(write_fd)
             os.close(read_fd)
         else:

@@ -77,6 +77,35 @@ def test_sighup_marks_the_call_hung_up_instead_of_killing_the_script(
     assert "Traceback" not in stderr_text(result)
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_sighup_as_the_script_exits_never_kills_it(tmp_path: Path, kind: str) -> None:
+    """Asterisk may send SIGHUP right after the script's last command, while it exits. Python
+    puts back SIGHUP's default action (die) while it shuts down, so agikit ignores SIGHUP once
+    the session is over; the script ends with its own status (here: 10 runs, each with the
+    hangup sent as the script ends)."""
+    script = write_script(
+        tmp_path,
+        f"""
+        import atexit, signal, sys, agikit
+
+        {"async " if kind == "async" else ""}def main(call):
+            {"await " if kind == "async" else ""}call.answer()
+
+        def report():
+            ignored = signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            print("after run:", ignored, file=sys.stderr)
+
+        atexit.register(report)
+        agikit.run(main)
+        """,
+    )
+    for _ in range(10):
+        result = run_script(FakeAsterisk([expect("ANSWER"), hangup()]), script)
+        result.assert_ok()
+        assert result.exit_status == 0
+        assert "after run: True" in stderr_text(result)
+
+
 def test_sighup_while_a_command_runs(tmp_path: Path) -> None:
     # The signal interrupts the blocked read; the failing reply that follows is a Hangup.
     script = write_script(
