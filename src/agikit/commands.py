@@ -45,6 +45,7 @@ from ._outcomes import (
     SpeechResult,
     StreamControl,
     UsageError,
+    _Result,
 )
 from ._protocol import (
     MAX_WORDS,
@@ -367,17 +368,12 @@ class Command(_Generic["T"]):
         fixed = self._fixed
         count = len(args)
         if not kwargs and count == len(fixed) and self._variadic is None:
-            # What the generated methods do: every parameter, positionally. Requests for str,
-            # int (not bool: 1 == True) or absent arguments are kept: IVR code repeats the same
-            # prompts, variables and timeouts.
-            memo = self._memo
-            for value in args:
-                if type(value) not in _KEPT_TYPES:
-                    return self._build(list(args), args)
-            request = memo.get(args)
-            if request is None:
-                request = self._build(list(args), args)
-                _remember(memo, args, request, _MEMO_SIZE)
+            # What the generated methods do: every parameter, positionally (_positional found
+            # no kept request). Requests for str, int (not bool: 1 == True) or absent arguments
+            # are kept: IVR code repeats the same prompts, variables and timeouts.
+            request = self._build(list(args), args)
+            if all(type(value) in _KEPT_TYPES for value in args):
+                _remember(self._memo, args, request, _MEMO_SIZE)
             return request
         if count > len(fixed) and self._variadic is None:
             raise TypeError(
@@ -1491,23 +1487,9 @@ def __getattr__(name: str) -> object:
 
 
 _UNPARSED: "Any" = object()
-#: Results that may be handed to several commands: immutable (a raw request's own parser may
-#: return anything, and only these are kept).
-_SHAREABLE = frozenset(
-    {
-        type(None),
-        bool,
-        int,
-        str,
-        ChannelState,
-        ControlPlaybackResult,
-        DigitsResult,
-        GosubResult,
-        PlaybackResult,
-        RecordResult,
-        SpeechResult,
-    }
-)
+#: Results that may be handed to several commands: immutable, as every result class is (a raw
+#: request's own parser may return anything, and only these are kept).
+_SHAREABLE = frozenset({type(None), bool, int, str, ChannelState, *_Result.__subclasses__()})
 #: At most this many parsers' results are kept per reply.
 _PARSED_SIZE = 32
 
