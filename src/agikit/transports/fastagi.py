@@ -341,14 +341,8 @@ class FastAGIConnection(asyncio.Protocol):
             recorder = getattr(self.session, "recorder", None)
             if recorder is not None:
                 recorder.note(f"connection from {self.peer}")
-        if server.allow is not None and not server._allowed(self):
-            return
-        connections = server.connections
-        connections.add(self)
-        server.stats.active = len(connections)
-        if len(connections) == 1:
-            server._idle.clear()
-        server._expect_environment(self)
+        if server._admit(self):
+            server._expect_environment(self)
 
     def data_received(self, data: bytes) -> None:
         if self.task is None:
@@ -726,29 +720,32 @@ class FastAGIServer:
         assert self._server is not None
         await self._server.serve_forever()
 
-    def _allowed(self, connection: FastAGIConnection) -> bool:
-        """Whether the peer is in the allowed networks (``allow``); closed when it is not."""
-        import ipaddress
-
+    def _admit(self, connection: FastAGIConnection) -> bool:
         transport = connection.transport
-        assert transport is not None and self.allow is not None
-        peer = transport.get_extra_info("peername")
-        try:
-            address = ipaddress.ip_address(peer[0])
-        except (TypeError, ValueError, IndexError):
-            address = None
-        if address is None or not any(address in network for network in self.allow):
-            self.stats.rejected_network += 1
-            self._warn("FastAGI %s: not in the allowed networks, closing", connection.peer)
-            transport.abort()
-            return False
+        assert transport is not None
+        if self.allow is not None:
+            import ipaddress
+
+            peer = transport.get_extra_info("peername")
+            try:
+                address = ipaddress.ip_address(peer[0])
+            except (TypeError, ValueError, IndexError):
+                address = None
+            if address is None or not any(address in network for network in self.allow):
+                self.stats.rejected_network += 1
+                self._warn("FastAGI %s: not in the allowed networks, closing", connection.peer)
+                transport.abort()
+                return False
+        self.connections.add(connection)
+        self.stats.active = len(self.connections)
+        if len(self.connections) == 1:  # _discard sets it when the last one leaves
+            self._idle.clear()
         return True
 
     def _expect_environment(self, connection: FastAGIConnection) -> None:
         self._awaiting_environment[connection] = None
         if self._sweep is None:
-            assert self._loop is not None
-            self._sweep = self._loop.call_later(self.environment_timeout, self._sweep_environments)
+            self._sweep = self.loop.call_later(self.environment_timeout, self._sweep_environments)
 
     def _sweep_environments(self) -> None:
         """Close the connections whose environment is overdue; come back at the next deadline."""
