@@ -16,6 +16,7 @@ from ._outcomes import ArgumentError, CommandInFlight, ConnectionClosed, Protoco
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any, NoReturn
 
@@ -40,16 +41,22 @@ class Environment:
     class has no field for, is in :attr:`raw`.
 
     Only the lines are stored: each field is read from them when asked for (a call reads a few
-    of its two dozen fields, and a server builds one environment per call). A field whose line
-    is missing is ``""`` (text), ``0`` (numbers) or False.
+    of its two dozen fields, and a server builds one environment per call; a FastAGI block of
+    just the standard lines is kept as the one match that read it, and its dict of lines is
+    built only if :attr:`raw` or a comparison asks for it). A field whose line is missing is
+    ``""`` (text), ``0`` (numbers) or False.
     """
 
-    __slots__ = ("_args", "_lines")
-    _lines: "dict[str, str]"
+    __slots__ = ("_args", "_lines", "_match")
+    #: The lines; None while only ``_match`` has them (built on first need, see _lines_of).
+    _lines: "dict[str, str] | None"
+    #: FastAGI: the match of the standard lines (every ``_FASTAGI_NAMES`` group), or None.
+    _match: "re.Match[str] | None"
     _args: "tuple[str, ...] | None"
 
     def __init__(self, lines: "Iterable[tuple[str, str]] | Mapping[str, str]" = ()) -> None:
         _set(self, "_lines", dict(lines.items() if hasattr(lines, "items") else lines))
+        _set(self, "_match", None)
         _set(self, "_args", None)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -60,15 +67,15 @@ class Environment:
 
     def __reduce__(self) -> "tuple[object, ...]":
         # copy and pickle rebuild it from its lines (the default would go through __setattr__).
-        return (Environment, (list(self._lines.items()),))
+        return (Environment, (list(_lines_of(self).items()),))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Environment):
             return NotImplemented
-        return list(self._lines.items()) == list(other._lines.items())
+        return list(_lines_of(self).items()) == list(_lines_of(other).items())
 
     def __hash__(self) -> int:
-        return hash(tuple(self._lines.items()))
+        return hash(tuple(_lines_of(self).items()))
 
     def __repr__(self) -> str:
         return f"Environment(channel={self.channel!r}, uniqueid={self.uniqueid!r}, ...)"
@@ -76,128 +83,130 @@ class Environment:
     @property
     def raw(self) -> "Mapping[str, str]":
         """Every line as sent, in order (``agi_*`` name → value), read-only."""
-        return _MappingProxy(self._lines)
+        return _MappingProxy(_lines_of(self))
 
     # -- text fields ------------------------------------------------------------------------
     @property
     def request(self) -> str:
         """The first ``AGI()`` argument as written: script name, ``agi://`` URL or ``async``."""
-        return self._lines.get("agi_request", "")
+        return _field(self, "agi_request")
 
     @property
     def channel(self) -> str:
         """The channel's name (``PJSIP/alice-00000001``)."""
-        return self._lines.get("agi_channel", "")
+        return _field(self, "agi_channel")
 
     @property
     def language(self) -> str:
         """The channel's language (``en``)."""
-        return self._lines.get("agi_language", "")
+        return _field(self, "agi_language")
 
     @property
     def type(self) -> str:
         """The channel technology (``PJSIP``, ``Local`` ...)."""
-        return self._lines.get("agi_type", "")
+        return _field(self, "agi_type")
 
     @property
     def uniqueid(self) -> str:
         """The channel's unique ID (``1700000000.1``)."""
-        return self._lines.get("agi_uniqueid", "")
+        return _field(self, "agi_uniqueid")
 
     @property
     def version(self) -> str:
         """Asterisk's version, e.g. ``22.10.1``."""
-        return self._lines.get("agi_version", "")
+        return _field(self, "agi_version")
 
     @property
     def callerid(self) -> str:
         """The caller ID number."""
-        return self._lines.get("agi_callerid", "")
+        return _field(self, "agi_callerid")
 
     @property
     def calleridname(self) -> str:
         """The caller ID name."""
-        return self._lines.get("agi_calleridname", "")
+        return _field(self, "agi_calleridname")
 
     @property
     def dnid(self) -> str:
         """The dialed number identifier."""
-        return self._lines.get("agi_dnid", "")
+        return _field(self, "agi_dnid")
 
     @property
     def rdnis(self) -> str:
         """The redirecting number."""
-        return self._lines.get("agi_rdnis", "")
+        return _field(self, "agi_rdnis")
 
     @property
     def context(self) -> str:
         """The dialplan context the ``AGI()`` ran in."""
-        return self._lines.get("agi_context", "")
+        return _field(self, "agi_context")
 
     @property
     def extension(self) -> str:
         """The dialplan extension the ``AGI()`` ran in."""
-        return self._lines.get("agi_extension", "")
+        return _field(self, "agi_extension")
 
     @property
     def accountcode(self) -> str:
         """The channel's account code."""
-        return self._lines.get("agi_accountcode", "")
+        return _field(self, "agi_accountcode")
 
     # -- number fields (0 when missing or not a number) -------------------------------------
     @property
     def callingpres(self) -> int:
         """The caller ID presentation."""
-        return _number(self._lines, "agi_callingpres")
+        return _number(self, "agi_callingpres")
 
     @property
     def callingani2(self) -> int:
         """The caller's ANI2 (information digits)."""
-        return _number(self._lines, "agi_callingani2")
+        return _number(self, "agi_callingani2")
 
     @property
     def callington(self) -> int:
         """The caller ID type of number."""
-        return _number(self._lines, "agi_callington")
+        return _number(self, "agi_callington")
 
     @property
     def callingtns(self) -> int:
         """The transit network selector."""
-        return _number(self._lines, "agi_callingtns")
+        return _number(self, "agi_callingtns")
 
     @property
     def priority(self) -> int:
         """The dialplan priority the ``AGI()`` ran at."""
-        return _number(self._lines, "agi_priority")
+        return _number(self, "agi_priority")
 
     @property
     def threadid(self) -> int:
         """The id of the Asterisk thread running the AGI."""
-        return _number(self._lines, "agi_threadid")
+        return _number(self, "agi_threadid")
 
     # -- the others -------------------------------------------------------------------------
     @property
     def enhanced(self) -> bool:
         """True under EAGI (``agi_enhanced: 1.0``): the caller's audio is on fd 3."""
-        return self._lines.get("agi_enhanced", "0.0") not in ("0.0", "0", "")
+        return _field(self, "agi_enhanced", "0.0") not in ("0.0", "0", "")
 
     @property
     def args(self) -> "tuple[str, ...]":
         """``agi_arg_1``, ``agi_arg_2`` ... in order (the other ``AGI()`` arguments)."""
         args = self._args
         if args is None:
-            args = _args(self._lines)
+            args = _args(_lines_of(self))
             _set(self, "_args", args)
         return args
 
     @property
     def network(self) -> bool:
         """True for FastAGI (``agi_network: yes``)."""
-        return self._lines.get("agi_network") == "yes"
+        return _field(self, "agi_network") == "yes"
 
     @property
     def network_script(self) -> "str | None":
         """FastAGI: the URL after the host, e.g. ``ivr/main?lang=en``; None when absent."""
+        if self._lines is None:  # the match has every standard line
+            return _field(self, "agi_network_script")
         return self._lines.get("agi_network_script")
 
     @property
@@ -220,16 +229,34 @@ class Environment:
 
     def to_bytes(self) -> bytes:
         """The block as Asterisk writes it: each line of ``raw`` in order, then an empty line."""
-        text = "".join(f"{name}: {value}\n" for name, value in self._lines.items())
+        text = "".join(f"{name}: {value}\n" for name, value in _lines_of(self).items())
         return text.encode("utf-8", "surrogateescape") + b"\n"
 
 
 _set = object.__setattr__
 
 
-def _number(lines: "dict[str, str]", key: str) -> int:
+def _lines_of(environment: Environment) -> "dict[str, str]":
+    lines = environment._lines
+    if lines is None:
+        # Only the standard FastAGI lines arrived, and nobody asked for them as a dict yet.
+        lines = environment._match.groupdict()  # type: ignore[union-attr]
+        _set(environment, "_lines", lines)
+    return lines
+
+
+def _field(environment: Environment, name: str, default: str = "") -> str:
+    """The value of line ``name`` (one of ``_FASTAGI_NAMES``), or ``default`` without it."""
+    lines = environment._lines
+    if lines is None:  # every standard line is in the match
+        match: re.Match[str] = environment._match  # type: ignore[assignment]
+        return match[name]
+    return lines.get(name, default)
+
+
+def _number(environment: Environment, name: str) -> int:
     try:
-        return int(lines.get(key, "0"))
+        return int(_field(environment, name, "0"))
     except ValueError:
         return 0
 
@@ -250,6 +277,7 @@ def environment_from_dict(raw: "dict[str, str]") -> Environment:
     the session's way, without the copy that the constructor makes."""
     environment: Environment = _new(Environment)
     _set(environment, "_lines", raw)
+    _set(environment, "_match", None)
     _set(environment, "_args", None)
     return environment
 
@@ -923,19 +951,26 @@ class AgiSession:
         if len(block) <= max_line:  # so is every line: split the text at once
             text = block.decode("utf-8", "surrogateescape")
             raw = dict(self._environment_pairs)
-            args: tuple[str, ...] | None = None  # None: looked for when first asked for
+            events: list[Event] = []
             if not raw and block.startswith(b"agi_network: "):
                 # FastAGI: the lines Asterisk always sends, in its order, read by one match.
                 match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
                 if match is not None:
+                    if match.end() == len(text):  # only those lines, so no agi_arg_N either
+                        # The fields are read from the match: no dict of two dozen lines
+                        # (built only if asked for, see _lines_of) for the few a call reads.
+                        environment: Environment = _new(Environment)
+                        _set(environment, "_lines", None)
+                        _set(environment, "_match", match)
+                        _set(environment, "_args", ())
+                        self._environment_size += len(block) + 1
+                        self._environment_complete(environment, events)
+                        return events
                     raw = match.groupdict()
-                    text = text[match.end() + 1 :]  # the lines after them (agi_arg_N), if any
-                    if not text:  # no line after them: no agi_arg_N either
-                        args = ()
+                    text = text[match.end() + 1 :]  # the lines after them (agi_arg_N)
             if not text or _split_lines(text, raw):
                 self._environment_size += len(block) + 1
-                events: list[Event] = []
-                self._environment_complete(raw, events, args)
+                self._environment_complete(environment_from_dict(raw), events)
                 return events
             # Some line is not "name: value": the line by line reading below decides.
         pairs = self._environment_pairs
@@ -949,7 +984,7 @@ class AgiSession:
             pairs.append((intern(name, name), value))
         self._environment_size += len(block) + 1
         events = []
-        self._environment_complete(dict(pairs), events)
+        self._environment_complete(environment_from_dict(dict(pairs)), events)
         return events
 
     def _end_of_stream(self) -> list[Event]:
@@ -1031,7 +1066,7 @@ class AgiSession:
 
     def _environment_line(self, line: bytes, events: list[Event]) -> None:
         if not line:
-            self._environment_complete(dict(self._environment_pairs), events)
+            self._environment_complete(environment_from_dict(dict(self._environment_pairs)), events)
             return
         self._environment_size += len(line) + 1
         if self._environment_size > self._max_environment:
@@ -1043,12 +1078,7 @@ class AgiSession:
             value = value[1:]
         self._environment_pairs.append((_ENVIRONMENT_KEYS.get(name, name), value))
 
-    def _environment_complete(
-        self, raw: dict[str, str], events: list[Event], args: "tuple[str, ...] | None" = None
-    ) -> None:
-        environment = environment_from_dict(raw)
-        if args is not None:  # known already (else looked for on first use)
-            _set(environment, "_args", args)
+    def _environment_complete(self, environment: Environment, events: list[Event]) -> None:
         self.environment = environment
         version = environment.version
         limit = _LINE_LIMITS.get(version)

@@ -255,3 +255,53 @@ def test_round_trip_through_the_wire(pairs: list[tuple[str, str]]) -> None:
     for index in range(len(block)):
         events.extend(session.receive_data(block[index : index + 1]))
     assert events == [EnvironmentReceived(env)]
+
+
+# -- FastAGI's standard block: read by one match, its fields served from it -----------------------
+_FASTAGI_NAMES = [
+    *("agi_network", "agi_network_script", "agi_request", "agi_channel", "agi_language"),
+    *("agi_type", "agi_uniqueid", "agi_version", "agi_callerid", "agi_calleridname"),
+    *("agi_callingpres", "agi_callingani2", "agi_callington", "agi_callingtns"),
+    *("agi_dnid", "agi_rdnis", "agi_context", "agi_extension", "agi_priority"),
+    *("agi_enhanced", "agi_accountcode", "agi_threadid"),
+]
+_FIELDS = [
+    name
+    for name, value in vars(Environment).items()
+    if isinstance(value, property) and name not in ("raw", "query")
+]
+
+
+def _fields(env: Environment) -> dict[str, object]:
+    return {name: getattr(env, name) for name in _FIELDS}
+
+
+@given(
+    st.lists(_value, min_size=len(_FASTAGI_NAMES), max_size=len(_FASTAGI_NAMES)),
+    st.lists(_value, max_size=3),
+    st.booleans(),
+)
+@settings(max_examples=300)
+def test_a_fastagi_block_reads_as_its_lines_do(
+    values: list[str], args: list[str], dict_first: bool
+) -> None:
+    values[0] = "yes"  # agi_network: what marks a FastAGI block
+    pairs = list(zip(_FASTAGI_NAMES, values, strict=True))
+    pairs += [(f"agi_arg_{index}", arg) for index, arg in enumerate(args, 1)]
+    block = Environment(pairs).to_bytes()
+    whole = parse(block)
+    # byte by byte: the line by line reading, which builds the dict of lines at once
+    session = AgiSession()
+    for index in range(len(block)):
+        session.receive_data(block[index : index + 1])
+    assert session.environment is not None
+    by_line = session.environment
+    if dict_first:  # whatever builds the lines first, the fields come out the same
+        assert list(whole.raw.items()) == pairs
+    assert _fields(whole) == _fields(by_line)
+    assert whole == by_line and hash(whole) == hash(by_line)
+    assert list(whole.raw.items()) == pairs
+    assert whole.args == tuple(args)
+    assert whole.to_bytes() == block
+    assert pickle.loads(pickle.dumps(whole)) == by_line
+    assert _fields(copy.copy(whole)) == _fields(by_line)
