@@ -50,7 +50,7 @@ class Environment:
     __slots__ = ("_args", "_lines", "_match")
     #: The lines; None while only ``_match`` has them (built on first need, see _lines_of).
     _lines: "dict[str, str] | None"
-    #: FastAGI: the match of the standard lines (every ``_FASTAGI_NAMES`` group), or None.
+    #: FastAGI: the match of the standard lines (``_FASTAGI_LAYOUT``), or None.
     _match: "re.Match[str] | None"
     _args: "tuple[str, ...] | None"
 
@@ -205,9 +205,11 @@ class Environment:
     @property
     def network_script(self) -> "str | None":
         """FastAGI: the URL after the host, e.g. ``ivr/main?lang=en``; None when absent."""
-        if self._lines is None:  # the match has every standard line
-            return _field(self, "agi_network_script")
-        return self._lines.get("agi_network_script")
+        lines = self._lines
+        if lines is None:  # the match has every standard line, and None for a missing script
+            match: re.Match[str] = self._match  # type: ignore[assignment]
+            return match["agi_network_script"]
+        return lines.get("agi_network_script")
 
     @property
     def script_path(self) -> str:
@@ -240,13 +242,14 @@ def _lines_of(environment: Environment) -> "dict[str, str]":
     lines = environment._lines
     if lines is None:
         # Only the standard FastAGI lines arrived, and nobody asked for them as a dict yet.
-        lines = environment._match.groupdict()  # type: ignore[union-attr]
+        lines = _matched_lines(environment._match)  # type: ignore[arg-type]
         _set(environment, "_lines", lines)
     return lines
 
 
 def _field(environment: Environment, name: str, default: str = "") -> str:
-    """The value of line ``name`` (one of ``_FASTAGI_NAMES``), or ``default`` without it."""
+    """The value of line ``name`` (one of ``_FASTAGI_NAMES`` but ``agi_network_script``, the
+    one a match may lack), or ``default`` without it."""
     lines = environment._lines
     if lines is None:  # every standard line is in the match
         match: re.Match[str] = environment._match  # type: ignore[assignment]
@@ -737,9 +740,31 @@ def _fastagi_layout() -> "Any":
     import re
 
     # "name: value" as the line by line reading splits it: ``.`` is anything but LF. Each
-    # group is named after its line, so groupdict() is the lines' dict, in Asterisk's order.
-    _FASTAGI_LAYOUT = re.compile("\n".join(f"{name}: (?P<{name}>.*)" for name in _FASTAGI_NAMES))
+    # group is named after its line, so groupdict() is the lines' dict, in Asterisk's order
+    # (see _matched_lines). Asterisk sends agi_network_script only for a URL with a path.
+    lines = [f"{name}: (?P<{name}>.*)\n" for name in _FASTAGI_NAMES]
+    lines[1] = f"(?:{lines[1]})?"
+    _FASTAGI_LAYOUT = re.compile("".join(lines)[:-1])
     return _FASTAGI_LAYOUT
+
+
+def _matched_lines(match: "re.Match[str]") -> "dict[str, str]":
+    """The dict of the lines that ``_FASTAGI_LAYOUT`` matched."""
+    lines: dict[str, str] = match.groupdict()
+    if lines["agi_network_script"] is None:  # the one optional line
+        del lines["agi_network_script"]
+    return lines
+
+
+def _matched_environment(match: "re.Match[str]") -> Environment:
+    """The environment of a block of just the standard FastAGI lines, read by ``match``: its
+    fields are read from the match, and the dict of two dozen lines (see ``_lines_of``) is built
+    only if asked for; a call reads a few fields."""
+    environment: Environment = _new(Environment)
+    _set(environment, "_lines", None)
+    _set(environment, "_match", match)
+    _set(environment, "_args", ())  # no agi_arg_N line
+    return environment
 
 
 def _split_lines(text: str, raw: "dict[str, str]") -> bool:
@@ -872,7 +897,7 @@ class AgiSession:
             # The whole rest of the environment in this chunk: parse it as one block.
             end = data.find(b"\n\n")
             if 0 < end < self._max_environment - self._environment_size:
-                received = self._environment_block(data[:end])
+                received: list[Event] = [EnvironmentReceived(self._environment_block(data[:end]))]
                 if end + 2 < len(data):
                     # The base method: a subclass that records data has seen these bytes already.
                     received.extend(AgiSession.receive_data(self, data[end + 2 :]))
@@ -944,34 +969,51 @@ class AgiSession:
         self.state = _IDLE
         return reply
 
-    def _environment_block(self, block: bytes) -> list[Event]:
+    def receive_environment(self, data: bytes) -> "Environment | None":
+        """Fast path for FastAGI's usual first read: ``data`` is the whole environment block,
+        just the lines Asterisk always sends (no ``agi_arg_N``), and nothing after it. Returns
+        the :class:`Environment` (the session is then idle, as after
+        :class:`EnvironmentReceived`), or None (nothing consumed, state unchanged) when the
+        general :meth:`receive_data` must handle ``data``."""
+        if (
+            self.state is not _ENVIRONMENT
+            or self._environment_size
+            or self._partial
+            or not data.endswith(b"\n\n")
+            or len(data) - 2 >= self._max_environment
+            or len(data) - 2 > self._max_line
+            or not data.startswith(b"agi_network: ")
+        ):
+            return None
+        text = data[:-2].decode("utf-8", "surrogateescape")
+        match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
+        # A whole match has no empty line in it: this empty line is the first, the block's end.
+        if match is None or match.end() != len(text):
+            return None
+        environment = _matched_environment(match)
+        self._environment_size = len(data) - 1
+        self._environment_complete(environment)
+        return environment
+
+    def _environment_block(self, block: bytes) -> Environment:
         """The environment's remaining lines at once (``block``: up to, not including, the
         empty line that ends it); the same result as feeding them line by line."""
         max_line = self._max_line
         if len(block) <= max_line:  # so is every line: split the text at once
             text = block.decode("utf-8", "surrogateescape")
             raw = dict(self._environment_pairs)
-            events: list[Event] = []
             if not raw and block.startswith(b"agi_network: "):
                 # FastAGI: the lines Asterisk always sends, in its order, read by one match.
                 match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
                 if match is not None:
                     if match.end() == len(text):  # only those lines, so no agi_arg_N either
-                        # The fields are read from the match: no dict of two dozen lines
-                        # (built only if asked for, see _lines_of) for the few a call reads.
-                        environment: Environment = _new(Environment)
-                        _set(environment, "_lines", None)
-                        _set(environment, "_match", match)
-                        _set(environment, "_args", ())
                         self._environment_size += len(block) + 1
-                        self._environment_complete(environment, events)
-                        return events
-                    raw = match.groupdict()
+                        return self._environment_complete(_matched_environment(match))
+                    raw = _matched_lines(match)
                     text = text[match.end() + 1 :]  # the lines after them (agi_arg_N)
             if not text or _split_lines(text, raw):
                 self._environment_size += len(block) + 1
-                self._environment_complete(environment_from_dict(raw), events)
-                return events
+                return self._environment_complete(environment_from_dict(raw))
             # Some line is not "name: value": the line by line reading below decides.
         pairs = self._environment_pairs
         intern = _ENVIRONMENT_KEYS.get
@@ -983,9 +1025,7 @@ class AgiSession:
                 value = value[1:]
             pairs.append((intern(name, name), value))
         self._environment_size += len(block) + 1
-        events = []
-        self._environment_complete(environment_from_dict(dict(pairs)), events)
-        return events
+        return self._environment_complete(environment_from_dict(dict(pairs)))
 
     def _end_of_stream(self) -> list[Event]:
         state = self.state
@@ -1066,7 +1106,8 @@ class AgiSession:
 
     def _environment_line(self, line: bytes, events: list[Event]) -> None:
         if not line:
-            self._environment_complete(environment_from_dict(dict(self._environment_pairs)), events)
+            environment = environment_from_dict(dict(self._environment_pairs))
+            events.append(EnvironmentReceived(self._environment_complete(environment)))
             return
         self._environment_size += len(line) + 1
         if self._environment_size > self._max_environment:
@@ -1078,7 +1119,7 @@ class AgiSession:
             value = value[1:]
         self._environment_pairs.append((_ENVIRONMENT_KEYS.get(name, name), value))
 
-    def _environment_complete(self, environment: Environment, events: list[Event]) -> None:
+    def _environment_complete(self, environment: Environment) -> Environment:
         self.environment = environment
         version = environment.version
         limit = _LINE_LIMITS.get(version)
@@ -1089,7 +1130,7 @@ class AgiSession:
         self.max_command_bytes = limit
         self._environment_pairs = []
         self.state = _IDLE
-        events.append(EnvironmentReceived(environment))
+        return environment
 
     # -- errors -------------------------------------------------------------------------------
     def _fail(self, message: str) -> "NoReturn":

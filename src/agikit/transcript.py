@@ -321,6 +321,13 @@ class RecordingSession(AgiSession):
             recorder.environment_complete(self.environment)
         return events
 
+    def receive_environment(self, data: bytes) -> Environment | None:
+        environment = super().receive_environment(data)
+        if environment is not None:
+            self.recorder.received(data)
+            self.recorder.environment_complete(environment)
+        return environment
+
     def receive_reply(self, data: bytes) -> Reply | None:
         try:
             reply = super().receive_reply(data)

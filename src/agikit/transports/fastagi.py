@@ -60,6 +60,9 @@ DEFAULT_PORT = 4573
 _FAILURE_LINE = b"failure\n"
 #: The first line Asterisk writes on a FastAGI connection (res_agi.c launch_netscript).
 _FIRST_LINE = b"agi_network: yes\n"
+#: At most this much of the environment is gathered before the session reads it (a standard
+#: block is about 600 bytes); a peer trickling bytes costs no more than that a piece.
+_GATHER = 4096
 #: Made directly rather than through loop.create_future() (the same class, one call less).
 _Future = asyncio.Future
 #: What asks Asterisk whether the channel hung up (see commands.hangup_unknown).
@@ -121,6 +124,7 @@ class FastAGIConnection(asyncio.Protocol):
         "_head",
         "_late",
         "_loop",
+        "_pending",
         "_received",
         "_request",
         "_returned",
@@ -158,6 +162,8 @@ class FastAGIConnection(asyncio.Protocol):
         #: Bytes received before the environment was complete (bounded by max_environment).
         self._received = 0
         self._head = b""
+        #: The environment's bytes while its end has not arrived (None: given to the session).
+        self._pending: bytes | None = b""
         self._call_timeout: asyncio.Timeout | None = None
         self._cut_off = False
 
@@ -355,6 +361,13 @@ class FastAGIConnection(asyncio.Protocol):
                 self._received = len(data)
             elif not self._environment_bytes(data):
                 return
+            if self._pending or not data.endswith(b"\n\n"):
+                data = self._gather(data)
+                if not data:
+                    return
+            if self.session.receive_environment(data) is not None:
+                self._start_handler()
+                return
         else:
             waiter = self._waiter
             if waiter is not None:
@@ -428,12 +441,33 @@ class FastAGIConnection(asyncio.Protocol):
             return False
         return True
 
+    def _gather(self, data: bytes) -> bytes:
+        """The environment's bytes so far once its end is among them, else ``b""`` (kept).
+
+        Asterisk writes the block a line at a time, so it mostly arrives in two or more pieces;
+        given whole, the session reads it on its fast path. Only the first _GATHER bytes are
+        gathered: the session reads what follows as it comes, checking each line."""
+        pending = self._pending
+        if pending is None:
+            return data
+        ended = data.endswith(b"\n\n") or b"\n\n" in pending[-1:] + data
+        pending += data
+        if ended or len(pending) > _GATHER:
+            self._pending = None
+            return pending
+        self._pending = pending
+        return b""
+
     def _end_of_stream(self, exc: BaseException | None = None) -> None:
         if self._closed_error is not None:
             return
         state = self.session.state
         try:
             if state not in (State.CLOSED, State.ERROR):
+                pending = self._pending
+                self._pending = None
+                if pending:  # what the session has not seen yet comes before the end
+                    self.session.receive_data(pending)
                 self.session.receive_data(b"")
             reason = "Asterisk closed the FastAGI connection"
             if exc is not None:

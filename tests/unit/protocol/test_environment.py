@@ -280,13 +280,16 @@ def _fields(env: Environment) -> dict[str, object]:
     st.lists(_value, min_size=len(_FASTAGI_NAMES), max_size=len(_FASTAGI_NAMES)),
     st.lists(_value, max_size=3),
     st.booleans(),
+    st.booleans(),
 )
 @settings(max_examples=300)
 def test_a_fastagi_block_reads_as_its_lines_do(
-    values: list[str], args: list[str], dict_first: bool
+    values: list[str], args: list[str], dict_first: bool, script: bool
 ) -> None:
     values[0] = "yes"  # agi_network: what marks a FastAGI block
     pairs = list(zip(_FASTAGI_NAMES, values, strict=True))
+    if not script:  # Asterisk sends agi_network_script only for a URL with a path
+        del pairs[1]
     pairs += [(f"agi_arg_{index}", arg) for index, arg in enumerate(args, 1)]
     block = Environment(pairs).to_bytes()
     whole = parse(block)
