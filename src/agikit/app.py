@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .call import Call
+    from .protocol.environment import Environment
 
     Handler = Callable[..., Awaitable[object]]
     CallNext = Callable[["Call"], Awaitable[object]]
@@ -250,8 +251,14 @@ class App:
 
     async def _handle(self, call: "Call") -> None:
         route, path, query, args = self.resolve(call)
+        env = call.env
         context = dict(call_context.get() or {})
-        context.update(route=route.pattern if route else None, path=path)
+        context.update(
+            uniqueid=env.uniqueid,
+            channel=env.channel,
+            route=route.pattern if route else None,
+            path=path,
+        )
         call_context.set(context)
 
         async def endpoint(call: "Call") -> object:
@@ -301,7 +308,14 @@ def route_target(call: "Call") -> "tuple[str, str, tuple[str, ...]]":
     return "/" + stem, "", env.args
 
 
-#: The current call's routing facts (``route``, ``path``), for log records (see ``agikit.log``).
+#: The current call's routing facts (``uniqueid``, ``channel``, ``route``, ``path``) that an
+#: :class:`App` sets for its handlers, for log records (see ``agikit.log``).
 call_context: "contextvars.ContextVar[dict[str, Any] | None]" = contextvars.ContextVar(
     "agikit_call", default=None
+)
+#: The environment of the call that the current task serves: every server sets it for its
+#: handler (log records take ``uniqueid`` and ``channel`` from it). The environment itself, not
+#: a dict of facts: a server pays for no field that no log record reads.
+call_environment: "contextvars.ContextVar[Environment | None]" = contextvars.ContextVar(
+    "agikit_environment", default=None
 )

@@ -9,9 +9,11 @@ import sys
 import time
 from typing import Any
 
-from .app import call_context
+from .app import call_context, call_environment
 
 _CONTEXT_FIELDS = ("uniqueid", "channel", "route")
+#: The fields that a call's environment gives when no App has set them (a plain handler).
+_ENVIRONMENT_FIELDS = ("uniqueid", "channel")
 
 
 class CallContextFilter(logging.Filter):
@@ -19,9 +21,13 @@ class CallContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = call_context.get() or {}
+        environment = call_environment.get()
         for name in _CONTEXT_FIELDS:
             if not hasattr(record, name):
-                setattr(record, name, context.get(name))
+                value = context.get(name)
+                if value is None and environment is not None and name in _ENVIRONMENT_FIELDS:
+                    value = getattr(environment, name)
+                setattr(record, name, value)
         return True
 
 

@@ -50,7 +50,7 @@ from typing import Any
 from .._async_call import Call
 from ..ami.client import AmiClient, AmiError
 from ..ami.codec import Message
-from ..app import RouteError, call_context
+from ..app import RouteError, call_environment
 from ..commands import ASYNCAGI_BREAK, complete, refuse_when_dead
 from ..errors import AGIError, CommandInFlight, ConnectionClosed, Hangup, ProtocolError
 from ..protocol.environment import Environment
@@ -429,7 +429,7 @@ class AsyncAGIChannel:
     async def _run_handler(self) -> None:
         server = self.server
         call = Call(self)
-        call_context.set({"uniqueid": self.uniqueid, "channel": self.channel})
+        call_environment.set(call.env)
         try:
             await server.handler(call)
         except Hangup:

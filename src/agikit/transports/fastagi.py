@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from .._async_call import Call
-from ..app import RouteError, call_context
+from ..app import RouteError, call_environment
 from ..commands import NOOP, complete, failure_or_hangup, hangup_unknown, refuse_when_dead
 from ..errors import CommandFailed, CommandInFlight, ConnectionClosed, Hangup, ProtocolError
 from ..protocol.environment import Environment
@@ -532,8 +532,7 @@ class FastAGIConnection(asyncio.Protocol):
     async def _run_handler(self) -> None:
         server = self.server
         call = Call(self)
-        environment = call.env
-        call_context.set({"uniqueid": environment.uniqueid, "channel": environment.channel})
+        call_environment.set(call.env)
         failed = False
         try:
             if server.call_timeout is None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import agikit
 from agikit.ami import AmiClient, AmiDisconnected
+from agikit.app import call_environment
 from agikit.errors import (
     CommandFailed,
     CommandInFlight,
@@ -92,14 +93,17 @@ def test_real_session_transcript_environment() -> None:
     seen: list[Any] = []
 
     async def handler(call: agikit.Call) -> None:
-        seen.append((call.env.uniqueid, call.env.args, call.env.version))
+        # call_environment: for log records (agikit.log)
+        environment = call_environment.get()
+        seen.append((call.env.uniqueid, call.env.args, call.env.version, environment is call.env))
 
     async def main() -> None:
         async with serving(handler) as ami:
             ami.asterisk.start(env=env, uniqueid="1795797623.3")
 
     run(main())
-    assert seen == [("1795797623.3", ("amisess", "second"), "22.10.1+dfsg+~cs6.17.60671434-1")]
+    version = "22.10.1+dfsg+~cs6.17.60671434-1"
+    assert seen == [("1795797623.3", ("amisess", "second"), version, True)]
 
 
 # -- bytes split and cut by Asterisk ----------------------------------------------------------
