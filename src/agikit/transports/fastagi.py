@@ -194,7 +194,13 @@ class FastAGIConnection(asyncio.Protocol):
                 self._late = True
             else:  # self._send(request), inlined: once per command
                 transport = self.transport
-                if self._closed_error is not None or transport is None or transport.is_closing():
+                if (
+                    self._closed_error is not None
+                    or transport is None
+                    # While the handler runs, only _broken and cut_off close the transport, and
+                    # they set _closed_error; a command of a task it left is checked here.
+                    or (self._returned and transport.is_closing())
+                ):
                     raise self._error_for(request)
                 transport.write(session.send_command(request.line))
         except ConnectionClosed as closed:
@@ -351,7 +357,34 @@ class FastAGIConnection(asyncio.Protocol):
             server._expect_environment(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.task is None:
+        waiter = self._waiter
+        if waiter is not None:  # a command awaits its reply (so the handler has started)
+            try:
+                reply = self.session.receive_reply(data)
+            except ProtocolError as exc:
+                self._broken(exc)
+                return
+            if reply is not None:  # the usual case: one reply line, all of it
+                if self._late or self._failure is not None:
+                    self._reply(reply)
+                    return
+                try:
+                    result = complete(self._request, reply, self.session.hung_up)
+                except Exception as error:
+                    if waiter.done():  # cancelled by a per-command timeout: drop the reply
+                        self._waiter = None
+                        return
+                    self._command_failed(waiter, error)
+                    return
+                self._waiter = None
+                # try/except costs nothing when nothing is raised, unlike contextlib.suppress
+                # or asking waiter.done() first.
+                try:  # noqa: SIM105
+                    waiter.set_result(result)
+                except asyncio.InvalidStateError:  # cancelled: the late reply is dropped
+                    pass
+                return
+        elif self.task is None:
             if (
                 self._received == 0
                 and data.startswith(_FIRST_LINE)
@@ -368,26 +401,6 @@ class FastAGIConnection(asyncio.Protocol):
             if self.session.receive_environment(data) is not None:
                 self._start_handler()
                 return
-        else:
-            waiter = self._waiter
-            if waiter is not None:
-                try:
-                    reply = self.session.receive_reply(data)
-                except ProtocolError as exc:
-                    self._broken(exc)
-                    return
-                if reply is not None:  # the usual case: one reply line, all of it
-                    if self._late or self._failure is not None or waiter.done():
-                        self._reply(reply)
-                        return
-                    try:
-                        result = complete(self._request, reply, self.session.hung_up)
-                    except Exception as error:
-                        self._command_failed(waiter, error)
-                        return
-                    self._waiter = None
-                    waiter.set_result(result)
-                    return
         try:
             events = self.session.receive_data(data)
         except ProtocolError as exc:

@@ -60,6 +60,65 @@ def test_cancelled_wait_drops_the_late_reply_and_the_next_command_waits_for_it(
     assert seen["sent after"] > 0.6
 
 
+@pytest.mark.parametrize("late", [b"200 result=0\n", b"200 result=-1\n"], ids=["ok", "failed"])
+def test_a_late_reply_while_no_command_waits_is_dropped(run: Runner[None], late: bytes) -> None:
+    """The reply of a command whose wait was cancelled arrives before the next command: it is
+    dropped (a failure too: no NOOP probes a command nobody waits for any more)."""
+    seen: dict[str, Any] = {}
+
+    async def handler(call: Call) -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await call.wait_for_digit(5)
+        await asyncio.sleep(0.5)  # the late reply arrives meanwhile
+        seen["value"] = await call.get_variable("X")
+
+    async def main() -> None:
+        async with serving(handler) as server:
+            client = await RawClient.connect(server)
+            await client.send(environment_bytes())
+            assert await client.readline() == b"WAIT FOR DIGIT 5000\n"
+            await asyncio.sleep(0.3)
+            await client.send(late)
+            assert await client.readline() == b"GET VARIABLE X\n"
+            await client.send(b"200 result=1 (fresh)\n")
+            assert await client.closed_by_server() == b""
+            client.close()
+            assert server.stats.failed == 0
+
+    run(main())
+    assert seen["value"] == "fresh"
+
+
+def test_a_command_after_the_handler_returned_raises_at_once(run: Runner[None]) -> None:
+    """A task the handler left behind sends after the handler returned (the socket is closing):
+    ConnectionClosed at once, and nothing reaches Asterisk."""
+    errors: list[BaseException] = []
+    leftover: list[asyncio.Task[None]] = []
+
+    async def later(call: Call) -> None:
+        await asyncio.sleep(0)  # the handler returns meanwhile
+        try:
+            await asyncio.wait_for(call.answer(), 2)
+        except BaseException as error:
+            errors.append(error)
+
+    async def handler(call: Call) -> None:
+        leftover.append(asyncio.create_task(later(call)))
+
+    async def main() -> None:
+        async with serving(handler) as server:
+            client = await RawClient.connect(server)
+            await client.send(environment_bytes())
+            assert await client.closed_by_server() == b""
+            client.close()
+            await asyncio.wait_for(leftover[0], 5)
+            assert server.stats.failed == 0
+
+    run(main())
+    assert len(errors) == 1 and isinstance(errors[0], ConnectionClosed), errors
+
+
 def test_wait_for_timeout_then_normal_commands(run: Runner[None]) -> None:
     seen: list[Any] = []
 
