@@ -822,11 +822,13 @@ class AgiSession:
         self._max_environment = max_environment
         self._max_usage_lines = max_usage_lines
         self._max_reply = max_reply
-        #: The start of a line whose LF has not arrived yet.
-        self._partial = bytearray()
+        #: The start of a line whose LF has not arrived yet (None: none). None rather than an
+        #: empty buffer, so that the fast paths' check reads no other object.
+        self._partial: bytearray | None = None
         self._environment_pairs: list[tuple[str, str]] = []
         self._environment_size = 0
-        #: The lines of the reply being read before its final line (100 lines, a 520 block).
+        #: The lines of the reply being read before its final line (100 lines, a 520 block),
+        #: and their size (0 exactly when there are none, as in a 520 block's first line).
         self._reply_lines: list[bytes] = []
         self._reply_size = 0
         self._in_usage = False
@@ -907,7 +909,7 @@ class AgiSession:
         partial = self._partial
         end = data.find(b"\n")
         start = 0
-        if partial:
+        if partial is not None:
             if end < 0:
                 if len(partial) + len(data) > max_line:
                     self._fail(f"a line longer than {max_line} bytes: {bytes(partial[:80])!r}...")
@@ -915,7 +917,7 @@ class AgiSession:
                 return events
             partial += data[:end]
             line = bytes(partial)
-            partial.clear()
+            self._partial = None
             if len(line) > max_line:
                 self._fail(f"a line longer than {max_line} bytes: {line[:80]!r}...")
             self._line(line, events)
@@ -930,7 +932,7 @@ class AgiSession:
         if start < len(data):
             if len(data) - start > max_line:
                 self._fail(f"a line longer than {max_line} bytes: {data[start : start + 80]!r}...")
-            partial += data[start:]
+            self._partial = bytearray(data[start:])
         return events
 
     def receive_reply(self, data: bytes) -> "Reply | None":
@@ -939,9 +941,8 @@ class AgiSession:
         unchanged) when the general :meth:`receive_data` must handle ``data``."""
         if (
             self.state is not _AWAITING_REPLY
-            or self._partial
-            or self._reply_lines
-            or self._in_usage
+            or self._partial is not None
+            or self._reply_size  # lines of this reply before (a usage block's too)
         ):
             return None
         reply = _REPLIES.get(data)
@@ -978,7 +979,7 @@ class AgiSession:
         if (
             self.state is not _ENVIRONMENT
             or self._environment_size
-            or self._partial
+            or self._partial is not None
             or not data.endswith(b"\n\n")
             or len(data) - 2 >= self._max_environment
             or len(data) - 2 > self._max_line
@@ -1043,6 +1044,7 @@ class AgiSession:
             )
         # GOSUB's "100" lines are complete lines: the stream ended while awaiting the final one.
         self._reply_lines = []
+        self._reply_size = 0
         return [StreamClosed(in_reply=state is _AWAITING_REPLY)]
 
     def _line(self, line: bytes, events: list[Event]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agikit.errors import ProtocolError
 from agikit.protocol import AgiSession, Reply
@@ -142,3 +144,54 @@ def test_the_memos_stay_bounded_and_keep_following_what_repeats() -> None:
     assert len(SET_VARIABLE._memo) <= 256
     request = SET_VARIABLE.request("X", "after")
     assert SET_VARIABLE.request("X", "after") is request
+
+
+# -- the fast path next to the general one, whatever the pieces ------------------------------------
+_REPLY_STREAMS = [
+    b"200 result=1\n",
+    b"200 result=0 endpos=3520\n",
+    b"100 result=0 Trying...\n200 result=0\n",  # GOSUB
+    b"520-Invalid command syntax.  Proper usage follows:\nUsage: X\n520 End of proper usage.\n",
+    b"HANGUP\n200 result=-1\n",
+    b"510 Invalid or unknown command\n",
+]
+
+
+def _events_via(pieces: list[bytes], fast: bool) -> list[object]:
+    """Feed each reply's pieces to a session with a command in flight; what arrives, in order
+    (the Reply, or the events), with receive_reply tried first when ``fast``."""
+    session = ready()
+    seen: list[object] = []
+    for piece in pieces:
+        if session.state is State.IDLE:
+            session.send_command(b"NOOP")
+        reply = session.receive_reply(piece) if fast else None
+        if reply is not None:
+            seen.append(reply)
+            continue
+        for event in session.receive_data(piece):
+            seen.append(event.reply if isinstance(event, ReplyReceived) else type(event))
+    seen.append((session.state, session.hung_up))
+    return seen
+
+
+@given(
+    st.lists(st.sampled_from(_REPLY_STREAMS), min_size=1, max_size=6),
+    st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30),
+)
+@settings(max_examples=300)
+def test_the_fast_path_reads_any_pieces_as_the_general_path(
+    replies: list[bytes], cuts: list[int]
+) -> None:
+    # One reply at a time (the next command goes out after each), cut into pieces.
+    pieces: list[bytes] = []
+    for reply in replies:
+        start = 0
+        for cut in cuts:
+            if start >= len(reply):
+                break
+            pieces.append(reply[start : start + cut])
+            start += cut
+        if start < len(reply):
+            pieces.append(reply[start:])
+    assert _events_via(pieces, fast=True) == _events_via(pieces, fast=False)
