@@ -59,8 +59,10 @@ _MEMO_SIZE = 256  # requests kept per command (for str, int or absent arguments 
 #: request (neither is ever written to).
 _NOTHING_KEPT: "dict[Any, Any]" = {}
 _NO_KEYWORDS: "dict[str, Any]" = {}
-#: The argument types requests are kept for (not bool: 1 == True).
+#: The argument types requests are kept for (not bool: 1 == True), and those of the arguments
+#: that any argument equal to them stands for (a str subclass formats as the str does).
 _KEPT_TYPES = frozenset({str, int, type(None)})
+_TEXT_TYPES = frozenset({str, type(None)})
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -230,6 +232,7 @@ class Command(_Generic["T"]):
         "_adjust",
         "_fixed",
         "_make_params",
+        "_int_memo",
         "_memo",
         "_names",
         "_params",
@@ -258,7 +261,10 @@ class Command(_Generic["T"]):
         self.returns = returns
         self._adjust = adjust
         self._params: tuple[Param, ...] | None = None
+        #: Requests by arguments: all str or None (an equal argument is then that string, or
+        #: None: the same request), and with some int (equal is not enough: 1 == True, 1.0).
         self._memo: dict[tuple[Any, ...], CommandRequest[T]] = _NOTHING_KEPT  # see _build_params
+        self._int_memo: dict[tuple[Any, ...], CommandRequest[T]] = _NOTHING_KEPT
 
     @property
     def name(self) -> str:
@@ -299,6 +305,7 @@ class Command(_Generic["T"]):
         self._names = frozenset(names)
         self._prefix = format_command(self.words, ())  # the command words, checked once
         self._memo = {}
+        self._int_memo = {}
         self._params = params
         return params
 
@@ -352,9 +359,12 @@ class Command(_Generic["T"]):
         try:
             request = self._memo.get(args)
         except TypeError:  # an unhashable argument: never kept
-            request = None
+            return self._checked(args, _NO_KEYWORDS)
         if request is not None:
-            # The kept arguments are str, int or None; equal ones may not be (1 == True).
+            return request
+        request = self._int_memo.get(args)
+        if request is not None:
+            # Kept for str, int and None arguments; equal ones may be of another type.
             for value in args:
                 if type(value) not in _KEPT_TYPES:
                     break
@@ -372,8 +382,11 @@ class Command(_Generic["T"]):
             # no kept request). Requests for str, int (not bool: 1 == True) or absent arguments
             # are kept: IVR code repeats the same prompts, variables and timeouts.
             request = self._build(list(args), args)
-            if all(type(value) in _KEPT_TYPES for value in args):
+            types = set(map(type, args))
+            if types <= _TEXT_TYPES:
                 _remember(self._memo, args, request, _MEMO_SIZE)
+            elif types <= _KEPT_TYPES:
+                _remember(self._int_memo, args, request, _MEMO_SIZE)
             return request
         if count > len(fixed) and self._variadic is None:
             raise TypeError(

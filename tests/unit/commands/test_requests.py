@@ -426,3 +426,22 @@ def test_a_kept_request_is_only_for_arguments_of_the_same_types() -> None:
         C.SET_VARIABLE.request("X", ["1"])  # unhashable: never kept, still checked
     with pytest.raises(TypeError):
         C.SET_VARIABLE.request("X", "1", "2")
+
+
+def test_text_arguments_equal_to_a_kept_request_are_that_request() -> None:
+    """Requests for str and None arguments answer for any equal argument (a str subclass such as
+    a StrEnum member formats as its string); those with an int only for the same types."""
+    import enum
+
+    class Prompt(enum.StrEnum):
+        HELLO = "hello-world"
+
+    kept = C.STREAM_FILE.request("hello-world", "#", None)
+    assert C.STREAM_FILE.request(Prompt.HELLO, "#", None) is kept
+    assert C.STREAM_FILE.request(Prompt.HELLO, "#", None).line == b"STREAM FILE hello-world #"
+    digits = C.GET_DATA.request("enter-number", 5, 4)
+    assert C.GET_DATA.request("enter-number", 5, 4) is digits
+    assert C.GET_DATA.request("enter-number", 5.0, 4) is not digits
+    assert C.GET_DATA.request("enter-number", 5.0, 4).line == digits.line
+    with pytest.raises(ArgumentError, match="max_digits"):
+        C.GET_DATA.request("enter-number", 5, True)
