@@ -231,8 +231,8 @@ class Command(_Generic["T"]):
     __slots__ = (
         "_adjust",
         "_fixed",
-        "_make_params",
         "_int_memo",
+        "_make_params",
         "_memo",
         "_names",
         "_params",
