@@ -42,9 +42,9 @@ class Environment:
 
     Only the lines are stored: each field is read from them when asked for (a call reads a few
     of its two dozen fields, and a server builds one environment per call; a FastAGI block of
-    just the standard lines is kept as the one match that read it, and its dict of lines is
-    built only if :attr:`raw` or a comparison asks for it). A field whose line is missing is
-    ``""`` (text), ``0`` (numbers) or False.
+    the standard lines and arguments is kept as the one match that read it and the arguments,
+    and its dict of lines is built only if :attr:`raw` or a comparison asks for it). A field
+    whose line is missing is ``""`` (text), ``0`` (numbers) or False.
     """
 
     __slots__ = ("_args", "_lines", "_match")
@@ -241,8 +241,10 @@ _set = object.__setattr__
 def _lines_of(environment: Environment) -> "dict[str, str]":
     lines = environment._lines
     if lines is None:
-        # Only the standard FastAGI lines arrived, and nobody asked for them as a dict yet.
+        # The standard FastAGI lines and the arguments, not asked for as a dict before.
         lines = _matched_lines(environment._match)  # type: ignore[arg-type]
+        for number, value in enumerate(environment._args or (), 1):
+            lines[f"agi_arg_{number}"] = value
         _set(environment, "_lines", lines)
     return lines
 
@@ -756,15 +758,36 @@ def _matched_lines(match: "re.Match[str]") -> "dict[str, str]":
     return lines
 
 
-def _matched_environment(match: "re.Match[str]") -> Environment:
-    """The environment of a block of just the standard FastAGI lines, read by ``match``: its
-    fields are read from the match, and the dict of two dozen lines (see ``_lines_of``) is built
-    only if asked for; a call reads a few fields."""
+def _matched_environment(match: "re.Match[str]", text: str) -> "Environment | None":
+    """The environment of ``text``, the standard FastAGI lines that ``match`` read and then
+    Asterisk's ``agi_arg_N`` lines, if any (None for any other line after them). Its fields are
+    read from the match, and the dict of two dozen lines (see ``_lines_of``) is built only if
+    asked for; a call reads a few fields."""
+    end = match.end()
+    if end == len(text):
+        args: tuple[str, ...] = ()
+    else:  # the match ends at a line's end: text[end] is its LF
+        found = _argument_lines(text[end + 1 :])
+        if found is None:
+            return None
+        args = found
     environment: Environment = _new(Environment)
     _set(environment, "_lines", None)
     _set(environment, "_match", match)
-    _set(environment, "_args", ())  # no agi_arg_N line
+    _set(environment, "_args", args)
     return environment
+
+
+def _argument_lines(text: str) -> "tuple[str, ...] | None":
+    """The values of ``text``'s lines if they are ``agi_arg_1: ...``, ``agi_arg_2: ...`` and on,
+    in order, as Asterisk writes them (``setup_env``); else None."""
+    values = []
+    for number, line in enumerate(text.split("\n"), 1):
+        name = f"agi_arg_{number}: "
+        if not line.startswith(name):
+            return None
+        values.append(line[len(name) :])
+    return tuple(values)
 
 
 def _split_lines(text: str, raw: "dict[str, str]") -> bool:
@@ -972,7 +995,7 @@ class AgiSession:
 
     def receive_environment(self, data: bytes) -> "Environment | None":
         """Fast path for FastAGI's usual first read: ``data`` is the whole environment block,
-        just the lines Asterisk always sends (no ``agi_arg_N``), and nothing after it. Returns
+        the lines Asterisk always sends and its ``agi_arg_N`` lines, and nothing after it. Returns
         the :class:`Environment` (the session is then idle, as after
         :class:`EnvironmentReceived`), or None (nothing consumed, state unchanged) when the
         general :meth:`receive_data` must handle ``data``."""
@@ -988,10 +1011,10 @@ class AgiSession:
             return None
         text = data[:-2].decode("utf-8", "surrogateescape")
         match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
-        # A whole match has no empty line in it: this empty line is the first, the block's end.
-        if match is None or match.end() != len(text):
+        # What it reads has no empty line in it: this empty line is the first, the block's end.
+        environment = None if match is None else _matched_environment(match, text)
+        if environment is None:
             return None
-        environment = _matched_environment(match)
         self._environment_size = len(data) - 1
         self._environment_complete(environment)
         return environment
@@ -1007,9 +1030,10 @@ class AgiSession:
                 # FastAGI: the lines Asterisk always sends, in its order, read by one match.
                 match = (_FASTAGI_LAYOUT or _fastagi_layout()).match(text)
                 if match is not None:
-                    if match.end() == len(text):  # only those lines, so no agi_arg_N either
+                    environment = _matched_environment(match, text)
+                    if environment is not None:
                         self._environment_size += len(block) + 1
-                        return self._environment_complete(_matched_environment(match))
+                        return self._environment_complete(environment)
                     raw = _matched_lines(match)
                     text = text[match.end() + 1 :]  # the lines after them (agi_arg_N)
             if not text or _split_lines(text, raw):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,6 +67,23 @@ def test_a_real_fastagi_block_without_arguments() -> None:
     assert environment.to_bytes() == standard
 
 
+@pytest.mark.parametrize("count", [1, 3, 12])
+def test_arguments_are_read_on_the_fast_path(count: int) -> None:
+    arguments = [f'value {n}: with \\ and "' for n in range(1, count + 1)]
+    lines = "".join(f"agi_arg_{n}: {value}\n" for n, value in enumerate(arguments, 1))
+    block = BLOCK[:-1] + lines.encode() + b"\n"
+    session = AgiSession()
+    environment = session.receive_environment(block)
+    general, events = _general(block)
+    assert environment is not None and events == [EnvironmentReceived(environment)]
+    assert _state(session) == _state(general)
+    assert environment.args == tuple(arguments)
+    assert list(environment.raw.items())[-count:] == [
+        (f"agi_arg_{n}", value) for n, value in enumerate(arguments, 1)
+    ]
+    assert environment.to_bytes() == block
+
+
 def test_a_url_without_a_path_has_no_script_line() -> None:
     block = BLOCK.replace(b"agi_network_script: ivr/main?lang=en\n", b"")
     environment = AgiSession().receive_environment(block)
@@ -83,8 +101,9 @@ def _refused(data: bytes, session: AgiSession | None = None) -> None:
 
 
 def test_what_the_general_path_must_read() -> None:
-    with_argument = BLOCK[:-1] + b"agi_arg_1: x\n\n"
-    _refused(with_argument)
+    _refused(BLOCK[:-1] + b"agi_arg_2: x\n\n")  # not the arguments as Asterisk numbers them
+    _refused(BLOCK[:-1] + b"agi_arg_1: x\nagi_other: y\n\n")
+    _refused(BLOCK[:-1] + b"agi_arg_1:x\n\n")
     _refused(BLOCK + b"200 result=0\n")  # something after the block
     _refused(BLOCK[:-1])  # the block's end not there yet
     _refused(BLOCK.replace(b"agi_network: yes\n", b""))  # not FastAGI's layout
