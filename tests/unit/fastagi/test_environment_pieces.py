@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from agikit import Call, Environment
+from agikit.testing._fake_env import build_environment
 from agikit.transports.fastagi import FastAGIServer
 
 from ._support import RawClient, Runner, eventually, normal_call, serving
@@ -18,33 +19,13 @@ pytestmark = pytest.mark.timeout(60)
 def block(*, script: str | None = "pieces", callerid_name: str = "Alice", args: int = 0) -> bytes:
     """A FastAGI environment with every line Asterisk sends (agi_network_script only for a URL
     with a path), then ``args`` agi_arg_N lines."""
-    lines = [("agi_network", "yes")]
-    if script is not None:
-        lines.append(("agi_network_script", script))
-    lines += [
-        ("agi_request", f"agi://127.0.0.1/{script or ''}"),
-        ("agi_channel", "Local/s@pieces-00000001;2"),
-        ("agi_language", "en"),
-        ("agi_type", "Local"),
-        ("agi_uniqueid", "1700000000.3"),
-        ("agi_version", "22.10.1"),
-        ("agi_callerid", "1000"),
-        ("agi_calleridname", callerid_name),
-        ("agi_callingpres", "0"),
-        ("agi_callingani2", "0"),
-        ("agi_callington", "0"),
-        ("agi_callingtns", "0"),
-        ("agi_dnid", "unknown"),
-        ("agi_rdnis", "unknown"),
-        ("agi_context", "pieces"),
-        ("agi_extension", "s"),
-        ("agi_priority", "2"),
-        ("agi_enhanced", "0.0"),
-        ("agi_accountcode", ""),
-        ("agi_threadid", "140000000000000"),
-    ]
-    lines += [(f"agi_arg_{n}", f"arg {n}") for n in range(1, args + 1)]
-    return Environment(lines).to_bytes()
+    environment = build_environment(
+        request=f"agi://127.0.0.1/{script or ''}",
+        args=[f"arg {n}" for n in range(1, args + 1)],
+        overrides={"calleridname": callerid_name, "channel": "Local/s@pieces-00000001;2"},
+        network_script=script or "",
+    )
+    return environment.to_bytes()
 
 
 async def call_in_pieces(
@@ -74,7 +55,11 @@ def lines_of(data: bytes) -> list[bytes]:
         ("first line, then the rest", block(), lambda data: [data[:17], data[17:]]),
         ("no script line", block(script=None), lines_of),
         ("arguments", block(args=3), lines_of),
-        ("cut inside lines", block(), lambda data: [data[i : i + 50] for i in range(0, 700, 50)]),
+        (
+            "cut inside lines",
+            block(),
+            lambda data: [data[i : i + 50] for i in range(0, len(data), 50)],
+        ),
         ("the empty line alone", block(), lambda data: [data[:-1], data[-1:]]),
         ("longer than is gathered", block(callerid_name="x" * 6000), lines_of),
     ],

@@ -6,35 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agikit.protocol import AgiSession, Environment, EnvironmentReceived, State
+from agikit.protocol import AgiSession, EnvironmentReceived, State
+from agikit.testing._fake_env import build_environment
 
 from . import _transcripts
 
-_STANDARD = [
-    ("agi_network", "yes"),
-    ("agi_network_script", "ivr/main?lang=en"),
-    ("agi_request", "agi://127.0.0.1/ivr/main?lang=en"),
-    ("agi_channel", "PJSIP/alice-00000001"),
-    ("agi_language", "en"),
-    ("agi_type", "PJSIP"),
-    ("agi_uniqueid", "1700000000.1"),
-    ("agi_version", "22.10.1"),
-    ("agi_callerid", "1000"),
-    ("agi_calleridname", "Alice"),
-    ("agi_callingpres", "0"),
-    ("agi_callingani2", "0"),
-    ("agi_callington", "0"),
-    ("agi_callingtns", "0"),
-    ("agi_dnid", "unknown"),
-    ("agi_rdnis", "unknown"),
-    ("agi_context", "default"),
-    ("agi_extension", "100"),
-    ("agi_priority", "1"),
-    ("agi_enhanced", "0.0"),
-    ("agi_accountcode", ""),
-    ("agi_threadid", "140000000000000"),
-]
-BLOCK = Environment(_STANDARD).to_bytes()
+_ENVIRONMENT = build_environment(
+    request="agi://127.0.0.1/ivr/main?lang=en", args=(), overrides={}, network_script="ivr/main"
+)
+_STANDARD = list(_ENVIRONMENT.raw.items())
+BLOCK = _ENVIRONMENT.to_bytes()
 
 
 def _state(session: AgiSession) -> dict[str, object]:
@@ -85,7 +66,7 @@ def test_arguments_are_read_on_the_fast_path(count: int) -> None:
 
 
 def test_a_url_without_a_path_has_no_script_line() -> None:
-    block = BLOCK.replace(b"agi_network_script: ivr/main?lang=en\n", b"")
+    block = BLOCK.replace(b"agi_network_script: ivr/main\n", b"")
     environment = AgiSession().receive_environment(block)
     assert environment is not None
     assert environment.network_script is None and environment.script_path == ""
